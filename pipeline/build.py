@@ -1,0 +1,63 @@
+"""Wire the stages together: pages in, articles, copies and dead letters out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import apache_beam as beam
+
+from pipeline.options import NewsbeamOptions
+from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, WriteAvroFolder
+from pipeline.sources import ReadPages
+from transforms.dates import NormalizeDates
+from transforms.datelines import FindDatelines
+from transforms.decode import DecodePages
+from transforms.dedup import DetectSyndication
+from transforms.extract import ExtractArticles
+from transforms.failures import DEAD_LETTERS as DEAD, MAIN
+from transforms.output import ToRecords, pipeline_version
+from transforms.topics import TagTopics
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The three record streams of a run, before they are written."""
+
+    articles: beam.PCollection
+    copies: beam.PCollection
+    dead_letters: beam.PCollection
+
+
+def process(pages: beam.PCollection, opts: NewsbeamOptions, reference_time: datetime,
+            streaming: bool = False) -> Outputs:
+    """Every stage from raw pages to articles, syndicated copies and dead letters."""
+    decoded = pages | "Decode" >> DecodePages(opts.max_page_bytes)
+    extracted = decoded[MAIN] | "Extract" >> ExtractArticles(opts.extract_time_limit)
+    datelined = extracted[MAIN] | "Datelines" >> FindDatelines()
+    dated = datelined[MAIN] | "Dates" >> NormalizeDates(reference_time, opts.publishers)
+    tagged = dated[MAIN] | "Topics" >> TagTopics(opts.topics)
+    stories = tagged[MAIN] | "Syndication" >> DetectSyndication(
+        streaming=streaming, ttl_days=opts.dedup_ttl_days
+    )
+    dead = (
+        decoded[DEAD], extracted[DEAD], datelined[DEAD], dated[DEAD], tagged[DEAD]
+    ) | "AllDeadLetters" >> beam.Flatten()
+    return Outputs(stories[ARTICLES], stories[COPIES], dead)
+
+
+def build(pipeline: beam.Pipeline, opts: NewsbeamOptions, reference_time: datetime,
+          inputs: list[str]) -> beam.Pipeline:
+    """The batch pipeline: read ``inputs`` globs, process, write Avro under ``opts.output``."""
+    pages = pipeline | "Read" >> ReadPages(inputs, opts.max_page_bytes)
+    outputs = process(pages, opts, reference_time)
+    ingested_ms = int(reference_time.timestamp() * 1000)
+    version = pipeline_version()
+    for kind, pcoll in ((ARTICLES, outputs.articles), (COPIES, outputs.copies),
+                        (DEAD_LETTERS, outputs.dead_letters)):
+        (
+            pcoll
+            | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)
+            | f"Write/{kind}" >> WriteAvroFolder(opts.output, kind, opts.num_shards)
+        )
+    return pipeline

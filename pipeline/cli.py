@@ -1,0 +1,170 @@
+"""The ``newsbeam`` command line: ``newsbeam run [--input GLOB ...] [--output DIR] [Beam options]``."""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import sys
+import time
+from datetime import UTC, datetime
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.options import DEFAULT_INPUT, NewsbeamOptions
+from pipeline.sinks import OUTPUTS
+from pipeline.sources import check_patterns
+from transforms.failures import METRICS_NAMESPACE
+
+LOG = logging.getLogger("newsbeam")
+USAGE = """usage: newsbeam run [--input GLOB ...] [--output DIR] [--topics FILE] [Beam options]
+
+Reads news pages (HTML, text captures, JSON Lines) and writes Avro articles,
+syndicated copies and dead letters under DIR (default ./out).
+  newsbeam run                           the seed pages in ./seeds, output in ./out
+  newsbeam run --input 'pages/*.html' --input 'feed/*.jsonl' --output out
+  newsbeam run --direct_num_workers=2 --direct_running_mode=multi_processing
+  newsbeam run --streaming --watch 'inbox/*' --output out
+Options: newsbeam run --help lists every newsbeam and Beam option."""
+
+
+def setup_logging() -> None:
+    # apache_beam logs through the root logger on import; force replaces its handler.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S",
+        stream=sys.stderr, force=True,
+    )
+    for noisy in ("apache_beam", "root"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def reference_time(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC).replace(microsecond=0)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def clear_previous_output(output: str) -> int:
+    """Remove the Avro files and summary of an earlier run in ``output``; returns how many."""
+    removed = 0
+    for kind in OUTPUTS:
+        for path in glob.glob(os.path.join(output, kind, "*.avro")):
+            os.remove(path)
+            removed += 1
+    summary = os.path.join(output, "summary.json")
+    if os.path.exists(summary):
+        os.remove(summary)
+    return removed
+
+
+def counters(result) -> dict[str, int]:
+    """newsbeam's counters of a finished run, summed over steps."""
+    totals: dict[str, int] = {}
+    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    for metric in query["counters"]:
+        value = metric.committed if metric.committed is not None else metric.attempted
+        totals[metric.key.metric.name] = totals.get(metric.key.metric.name, 0) + int(value or 0)
+    return totals
+
+
+def summarize(totals: dict[str, int], seconds: float, inputs: list[str], output: str) -> dict:
+    """The run's summary: pages in, records out, dead letters by reason, articles per topic."""
+    pages = totals.get("pages_read", 0)
+    articles = totals.get("articles_written", 0)
+    copies = totals.get("copies_written", 0)
+    dead = totals.get("dead_letters_written", 0)
+    return {
+        "inputs": inputs,
+        "output": output,
+        "pages_read": pages,
+        "articles_written": articles,
+        "syndicated_copies": copies,
+        "dead_letters": dead,
+        "dead_letters_by_reason": dict(sorted(
+            (name.removeprefix("dropped_"), n) for name, n in totals.items()
+            if name.startswith("dropped_") and n
+        )),
+        "articles_per_topic": dict(sorted(
+            ((name.removeprefix("topic_"), n) for name, n in totals.items()
+             if name.startswith("topic_") and n), key=lambda item: (-item[1], item[0]),
+        )),
+        "accounted": pages == articles + copies + dead,
+        "seconds": round(seconds, 2),
+    }
+
+
+def print_summary(summary: dict) -> None:
+    print(
+        f"newsbeam: {summary['pages_read']} pages read -> {summary['articles_written']} articles, "
+        f"{summary['syndicated_copies']} syndicated copies, {summary['dead_letters']} dead letters "
+        f"in {summary['seconds']} s"
+    )
+    topics = ", ".join(f"{t} {n}" for t, n in summary["articles_per_topic"].items()) or "none"
+    print(f"  articles per topic: {topics}")
+    reasons = ", ".join(f"{r} {n}" for r, n in summary["dead_letters_by_reason"].items()) or "none"
+    print(f"  dead letters by reason: {reasons}")
+    if not summary["accounted"]:
+        print("  WARNING: pages read != articles + copies + dead letters", file=sys.stderr)
+    print(f"  output: {summary['output']}/{{articles,copies,dead_letters}}/*.avro, summary.json")
+
+
+def run(argv: list[str]) -> int:
+    """``newsbeam run``: build the pipeline from ``argv`` and run it to the end (or until stopped)."""
+    options = PipelineOptions(argv)
+    opts = options.view_as(NewsbeamOptions)
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = "DirectRunner"
+    if opts.watch or opts.pubsub_subscription:
+        from pipeline.streaming import run_streaming
+
+        return run_streaming(options, reference_time(opts.reference_time))
+    inputs = opts.input or [DEFAULT_INPUT]
+    try:
+        matched = check_patterns(inputs)
+    except ValueError as exc:
+        print(f"newsbeam: {exc}", file=sys.stderr)
+        return 2
+    LOG.info("%d files match %s", sum(matched.values()), ", ".join(inputs))
+    removed = clear_previous_output(opts.output)
+    if removed:
+        LOG.info("removed %d Avro files of an earlier run in %s", removed, opts.output)
+    from pipeline.build import build
+
+    started = time.monotonic()
+    pipeline = build(beam.Pipeline(options=options), opts, reference_time(opts.reference_time),
+                     inputs)
+    result = pipeline.run()
+    result.wait_until_finish()
+    summary = summarize(counters(result), time.monotonic() - started, inputs, opts.output)
+    os.makedirs(opts.output, exist_ok=True)
+    with open(os.path.join(opts.output, "summary.json"), "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2)
+        handle.write("\n")
+    print_summary(summary)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command != "run":
+        print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    if rest and rest[0] in ("-h", "--help"):
+        print(USAGE)
+        PipelineOptions(["--help"])
+        return 0
+    setup_logging()
+    return run(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

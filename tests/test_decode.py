@@ -1,0 +1,122 @@
+"""Decoding raw page bytes: charsets, BOMs, gzip, JSON lines, and what is refused."""
+
+import codecs
+import gzip
+import json
+
+import pytest
+
+from transforms.decode import decode_page, gunzip_bounded, page_id, sniff_kind
+from transforms.records import KIND_HTML, KIND_TEXT, Page, StageError
+
+HTML = "<!DOCTYPE html><html><head><title>T</title></head><body><p>Hello world</p></body></html>"
+
+
+def page(body: bytes, **kw) -> Page:
+    return Page(source="mem", body=body, size_bytes=len(body), **kw)
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"", "empty"),
+        (b"   \n\t  \r\n", "empty"),
+        (bytes(range(256)) * 20, "binary"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00\x01\x02\x03" * 500, "binary"),
+        (b"abc \xfd\xfe\xc3 def" * 500, "bad_encoding"),
+        (codecs.BOM_UTF8 + b"\xff\xfe\xfa abc", "bad_encoding"),
+    ],
+)
+def test_refused_pages_have_a_reason(body, reason):
+    with pytest.raises(StageError) as caught:
+        decode_page(page(body))
+    assert caught.value.reason == reason
+
+
+def test_too_large_is_refused_before_decoding():
+    with pytest.raises(StageError) as caught:
+        decode_page(Page("mem", b"<p>x</p>", size_bytes=10_000), max_bytes=1000)
+    assert caught.value.reason == "too_large"
+
+
+def test_gzip_bomb_stops_at_the_limit():
+    bomb = gzip.compress(b"\0" * 5_000_000)
+    with pytest.raises(StageError) as caught:
+        gunzip_bounded(bomb, 100_000)
+    assert caught.value.reason == "too_large"
+
+
+def test_gzipped_page_is_read():
+    doc = decode_page(page(gzip.compress(HTML.encode())))
+    assert doc.kind == KIND_HTML and "Hello world" in doc.content
+
+
+@pytest.mark.parametrize(
+    "encoding, declare",
+    [
+        ("shift_jis", '<meta charset="Shift_JIS">'),
+        ("euc-kr", '<meta http-equiv="Content-Type" content="text/html; charset=EUC-KR">'),
+        ("windows-1252", '<meta charset="windows-1252">'),
+    ],
+)
+def test_declared_legacy_encodings(encoding, declare):
+    words = {"shift_jis": "北朝鮮が拉致問題で声明", "euc-kr": "북한이 일본과 대화", "windows-1252": "café – “quoted”"}
+    html = f"<html><head>{declare}</head><body><p>{words[encoding]}</p></body></html>"
+    doc = decode_page(page(html.encode(encoding)))
+    assert words[encoding] in doc.content
+    assert codecs.lookup(doc.encoding).name == codecs.lookup(encoding).name
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-8-sig"])
+def test_unicode_with_and_without_bom(encoding):
+    doc = decode_page(page(HTML.encode(encoding)))
+    assert "Hello world" in doc.content and doc.kind == KIND_HTML
+
+
+def test_a_few_broken_bytes_in_utf8_are_kept():
+    text = ("North Korea said on Tuesday it would talk. " * 200).encode() + b"\xff"
+    doc = decode_page(page(text))
+    assert doc.kind == KIND_TEXT and doc.content.startswith("North Korea")
+
+
+@pytest.mark.parametrize(
+    "content, kind",
+    [
+        (HTML, KIND_HTML),
+        ("<div><p>one</p><p>two</p><p>three</p></div>", KIND_HTML),
+        ("Headline\n\nSEOUL (Reuters) - A story <in brackets>.", KIND_TEXT),
+        ("  <!-- saved --> <html><body>x</body></html>", KIND_HTML),
+    ],
+)
+def test_kind_is_recognised_by_content(content, kind):
+    assert sniff_kind(content) == kind
+
+
+def test_json_line_with_html():
+    line = json.dumps({"url": "https://x.test/a", "html": HTML, "fetched_at": "2024-03-29T01:00:00Z"})
+    doc = decode_page(page(line.encode(), declared_kind="jsonl"))
+    assert doc.kind == KIND_HTML and doc.url == "https://x.test/a"
+    assert doc.fetched_at == "2024-03-29T01:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (b"{not json", "bad_json"),
+        (b"[1, 2]", "bad_json"),
+        (json.dumps({"url": "u"}).encode(), "no_content"),
+        (json.dumps({"url": "u", "html": "  "}).encode(), "no_content"),
+    ],
+)
+def test_bad_json_lines(line, reason):
+    with pytest.raises(StageError) as caught:
+        decode_page(page(line, declared_kind="jsonl"))
+    assert caught.value.reason == reason
+
+
+def test_id_is_stable_and_depends_on_url_and_content():
+    assert page_id("u", "x") == page_id("u", "x")
+    assert page_id("u", "x") != page_id("v", "x") != page_id("u", "y")
+    first = decode_page(page(HTML.encode()))
+    again = decode_page(Page("elsewhere", HTML.encode(), 1))
+    assert first.id == again.id
