@@ -6,18 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import apache_beam as beam
+from transforms.datelines import FindDatelines
+from transforms.dates import NormalizeDates
+from transforms.dedup import DetectSyndication
+from transforms.extract import ExtractArticles
+from transforms.topics import TagTopics
 
 from pipeline.options import NewsbeamOptions
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, WriteAvroFolder
 from pipeline.sources import ReadPages
-from transforms.dates import NormalizeDates
-from transforms.datelines import FindDatelines
 from transforms.decode import DecodePages
-from transforms.dedup import DetectSyndication
-from transforms.extract import ExtractArticles
-from transforms.failures import DEAD_LETTERS as DEAD, MAIN
+from transforms.failures import DEAD_LETTERS as DEAD
+from transforms.failures import MAIN
 from transforms.output import ToRecords, pipeline_version
-from transforms.topics import TagTopics
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,12 @@ class Outputs:
     dead_letters: beam.PCollection
 
 
-def process(pages: beam.PCollection, opts: NewsbeamOptions, reference_time: datetime,
-            streaming: bool = False) -> Outputs:
+def process(
+    pages: beam.PCollection,
+    opts: NewsbeamOptions,
+    reference_time: datetime,
+    streaming: bool = False,
+) -> Outputs:
     """Every stage from raw pages to articles, syndicated copies and dead letters."""
     decoded = pages | "Decode" >> DecodePages(opts.max_page_bytes)
     extracted = decoded[MAIN] | "Extract" >> ExtractArticles(opts.extract_time_limit)
@@ -41,20 +46,28 @@ def process(pages: beam.PCollection, opts: NewsbeamOptions, reference_time: date
         streaming=streaming, ttl_days=opts.dedup_ttl_days
     )
     dead = (
-        decoded[DEAD], extracted[DEAD], datelined[DEAD], dated[DEAD], tagged[DEAD]
+        decoded[DEAD],
+        extracted[DEAD],
+        datelined[DEAD],
+        dated[DEAD],
+        tagged[DEAD],
     ) | "AllDeadLetters" >> beam.Flatten()
     return Outputs(stories[ARTICLES], stories[COPIES], dead)
 
 
-def build(pipeline: beam.Pipeline, opts: NewsbeamOptions, reference_time: datetime,
-          inputs: list[str]) -> beam.Pipeline:
+def build(
+    pipeline: beam.Pipeline, opts: NewsbeamOptions, reference_time: datetime, inputs: list[str]
+) -> beam.Pipeline:
     """The batch pipeline: read ``inputs`` globs, process, write Avro under ``opts.output``."""
     pages = pipeline | "Read" >> ReadPages(inputs, opts.max_page_bytes)
     outputs = process(pages, opts, reference_time)
     ingested_ms = int(reference_time.timestamp() * 1000)
     version = pipeline_version()
-    for kind, pcoll in ((ARTICLES, outputs.articles), (COPIES, outputs.copies),
-                        (DEAD_LETTERS, outputs.dead_letters)):
+    for kind, pcoll in (
+        (ARTICLES, outputs.articles),
+        (COPIES, outputs.copies),
+        (DEAD_LETTERS, outputs.dead_letters),
+    ):
         (
             pcoll
             | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)

@@ -34,8 +34,11 @@ Options: newsbeam run --help lists every newsbeam and Beam option."""
 def setup_logging() -> None:
     # apache_beam logs through the root logger on import; force replaces its handler.
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S",
-        stream=sys.stderr, force=True,
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+        force=True,
     )
     for noisy in ("apache_beam", "root"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -84,14 +87,23 @@ def summarize(totals: dict[str, int], seconds: float, inputs: list[str], output:
         "articles_written": articles,
         "syndicated_copies": copies,
         "dead_letters": dead,
-        "dead_letters_by_reason": dict(sorted(
-            (name.removeprefix("dropped_"), n) for name, n in totals.items()
-            if name.startswith("dropped_") and n
-        )),
-        "articles_per_topic": dict(sorted(
-            ((name.removeprefix("topic_"), n) for name, n in totals.items()
-             if name.startswith("topic_") and n), key=lambda item: (-item[1], item[0]),
-        )),
+        "dead_letters_by_reason": dict(
+            sorted(
+                (name.removeprefix("dropped_"), n)
+                for name, n in totals.items()
+                if name.startswith("dropped_") and n
+            )
+        ),
+        "articles_per_topic": dict(
+            sorted(
+                (
+                    (name.removeprefix("topic_"), n)
+                    for name, n in totals.items()
+                    if name.startswith("topic_") and n
+                ),
+                key=lambda item: (-item[1], item[0]),
+            )
+        ),
         "accounted": pages == articles + copies + dead,
         "seconds": round(seconds, 2),
     }
@@ -122,7 +134,7 @@ def run(argv: list[str]) -> int:
     if opts.watch or opts.pubsub_subscription:
         from pipeline.streaming import run_streaming
 
-        return run_streaming(options, reference_time(opts.reference_time))
+        return run_streaming(argv, options, reference_time(opts.reference_time))
     inputs = opts.input or [DEFAULT_INPUT]
     try:
         matched = check_patterns(inputs)
@@ -136,8 +148,9 @@ def run(argv: list[str]) -> int:
     from pipeline.build import build
 
     started = time.monotonic()
-    pipeline = build(beam.Pipeline(options=options), opts, reference_time(opts.reference_time),
-                     inputs)
+    pipeline = build(
+        beam.Pipeline(options=options), opts, reference_time(opts.reference_time), inputs
+    )
     result = pipeline.run()
     result.wait_until_finish()
     summary = summarize(counters(result), time.monotonic() - started, inputs, opts.output)

@@ -21,7 +21,9 @@ class NewsbeamOptions(PipelineOptions):
             f"lines); repeat for several. Default: {DEFAULT_INPUT!r}.",
         )
         parser.add_argument(
-            "--output", default=DEFAULT_OUTPUT, help="Output folder (articles/, copies/, dead_letters/)."
+            "--output",
+            default=DEFAULT_OUTPUT,
+            help="Output folder (articles/, copies/, dead_letters/).",
         )
         parser.add_argument(
             "--topics",

@@ -60,7 +60,11 @@ def test_gzipped_page_is_read():
     ],
 )
 def test_declared_legacy_encodings(encoding, declare):
-    words = {"shift_jis": "北朝鮮が拉致問題で声明", "euc-kr": "북한이 일본과 대화", "windows-1252": "café – “quoted”"}
+    words = {
+        "shift_jis": "北朝鮮が拉致問題で声明",
+        "euc-kr": "북한이 일본과 대화",
+        "windows-1252": "café – “quoted”",
+    }
     html = f"<html><head>{declare}</head><body><p>{words[encoding]}</p></body></html>"
     doc = decode_page(page(html.encode(encoding)))
     assert words[encoding] in doc.content
@@ -93,7 +97,9 @@ def test_kind_is_recognised_by_content(content, kind):
 
 
 def test_json_line_with_html():
-    line = json.dumps({"url": "https://x.test/a", "html": HTML, "fetched_at": "2024-03-29T01:00:00Z"})
+    line = json.dumps(
+        {"url": "https://x.test/a", "html": HTML, "fetched_at": "2024-03-29T01:00:00Z"}
+    )
     doc = decode_page(page(line.encode(), declared_kind="jsonl"))
     assert doc.kind == KIND_HTML and doc.url == "https://x.test/a"
     assert doc.fetched_at == "2024-03-29T01:00:00+00:00"

@@ -14,23 +14,33 @@ def test_files_and_json_lines_become_pages(tmp_path):
     (tmp_path / "a.html").write_text("<html><body><p>a</p></body></html>")
     (tmp_path / "b.txt.gz").write_bytes(gzip.compress(b"plain text capture"))
     (tmp_path / "big.html").write_bytes(b"x" * 5000)
-    lines = [json.dumps({"url": "u1", "html": "<p>1</p>"}), "", json.dumps({"url": "u2", "text": "t"})]
+    lines = [
+        json.dumps({"url": "u1", "html": "<p>1</p>"}),
+        "",
+        json.dumps({"url": "u2", "text": "t"}),
+    ]
     (tmp_path / "feed.jsonl").write_text("\n".join(lines) + "\n")
     with TestPipeline() as p:
         pages = p | ReadPages([str(tmp_path / "*")], max_page_bytes=1000)
         summary = pages | beam.Map(
-            lambda page: (page.source.rsplit("/", 1)[-1], page.size_bytes, page.declared_kind,
-                          len(page.body) <= 4096)
+            lambda page: (
+                page.source.rsplit("/", 1)[-1],
+                page.size_bytes,
+                page.declared_kind,
+                len(page.body) <= 4096,
+            )
         )
         assert_that(
             summary,
-            equal_to([
-                ("a.html", 34, None, True),
-                ("b.txt.gz", len(gzip.compress(b"plain text capture")), None, True),
-                ("big.html", 5000, None, True),
-                ("feed.jsonl:1", len(lines[0]) + 1, "jsonl", True),
-                ("feed.jsonl:3", len(lines[2]) + 1, "jsonl", True),
-            ]),
+            equal_to(
+                [
+                    ("a.html", 34, None, True),
+                    ("b.txt.gz", len(gzip.compress(b"plain text capture")), None, True),
+                    ("big.html", 5000, None, True),
+                    ("feed.jsonl:1", len(lines[0]) + 1, "jsonl", True),
+                    ("feed.jsonl:3", len(lines[2]) + 1, "jsonl", True),
+                ]
+            ),
         )
 
 

@@ -41,7 +41,9 @@ _META_CHARSET = re.compile(
     rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
 )
 _XML_ENCODING = re.compile(rb"""<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
-_HTML_START = re.compile(r"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|\?xml)", re.I | re.S)
+_HTML_START = re.compile(
+    r"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|\?xml)", re.I | re.S
+)
 _HTML_TAG = re.compile(
     r"<(p|div|span|a|br|article|section|h[1-6]|table|ul|li|meta|script|title)\b[^>]*>", re.I
 )
@@ -112,8 +114,11 @@ def _declared_charset(data: bytes) -> str | None:
 def _looks_like_text(text: str) -> bool:
     """False when a decoding produced mostly controls, unassigned or private-use characters."""
     head = text[:SNIFF_BYTES]
-    odd = sum(1 for ch in head if unicodedata.category(ch) in _NON_TEXT_CATEGORIES
-              and ch not in "\t\n\r\f")
+    odd = sum(
+        1
+        for ch in head
+        if unicodedata.category(ch) in _NON_TEXT_CATEGORIES and ch not in "\t\n\r\f"
+    )
     return odd <= BINARY_CONTROL_SHARE * max(len(head), 1)
 
 
@@ -137,7 +142,9 @@ def _decode_any(data: bytes) -> tuple[str, str]:
             try:
                 return data.decode(encoding), encoding
             except UnicodeDecodeError as exc:
-                raise StageError("bad_encoding", f"invalid {encoding} after its BOM: {exc}") from exc
+                raise StageError(
+                    "bad_encoding", f"invalid {encoding} after its BOM: {exc}"
+                ) from exc
     utf16 = _utf16_without_bom(data)
     if utf16:
         try:

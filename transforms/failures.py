@@ -54,7 +54,9 @@ def count(name: str, value: int = 1) -> None:
     Metrics.counter(METRICS_NAMESPACE, name).inc(value)
 
 
-def run_guarded(element: Any, stage: str, fn: Callable[[Any], Any]) -> tuple[Any, DeadLetter | None]:
+def run_guarded(
+    element: Any, stage: str, fn: Callable[[Any], Any]
+) -> tuple[Any, DeadLetter | None]:
     """Call ``fn(element)``; return (result, None) or (None, dead letter)."""
     try:
         return fn(element), None

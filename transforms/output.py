@@ -109,7 +109,5 @@ class ToRecords(beam.PTransform):
 
             return pcoll | beam.Map(convert)
         return (
-            pcoll
-            | beam.FlatMap(_count_article, kind)
-            | beam.Map(article_record, ingested, version)
+            pcoll | beam.FlatMap(_count_article, kind) | beam.Map(article_record, ingested, version)
         )

@@ -1,0 +1,410 @@
+"""Streaming: watch a folder (or read Pub/Sub), process each page as it lands, write Avro as it goes.
+
+Two sinks, chosen by runner (see the README's streaming section):
+- On Beam's local live runner (FnApiRunner), GroupByKey and window firings do
+  not happen while the source runs, so records are written per bundle: each
+  bundle's records go to a hidden temporary Avro file that is renamed into
+  place when the bundle finishes. A reader never sees a half-written file.
+- On runners with full streaming semantics (Dataflow, Flink, TestStream),
+  output is windowed (``--window_seconds``) and written by ``fileio.WriteToFiles``.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import apache_beam as beam
+import fastavro
+from apache_beam.coders import VarIntCoder
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import FileMetadata
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.transforms.window import FixedWindows, TimestampedValue
+
+import schemas
+from pipeline.options import NewsbeamOptions
+from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
+from pipeline.sources import event_time, read_file
+from transforms.failures import count
+from transforms.output import ToRecords, pipeline_version
+from transforms.records import Page
+
+LOG = logging.getLogger("newsbeam")
+PART_SUFFIX = ".part"
+TEMP_PREFIX = "."
+TEMP_SUFFIX = ".tmp"
+_JSON_LINE_SOURCE = re.compile(r"^(.*\.(?:jsonl|ndjson)(?:\.gz)?):\d+$", re.IGNORECASE)
+LOCAL_RUNNERS = ("DirectRunner", "FnApiRunner", "direct", "SwitchingDirectRunner")
+# The parent prints progress this often while the stream runs.
+PROGRESS_SECONDS = 10.0
+
+
+# ---------------------------------------------------------------- watching a folder
+
+
+def ready_files(pattern: str, stable_seconds: float, now: float) -> list[tuple[str, int, float]]:
+    """Files matching ``pattern`` that are complete: not ``*.part``, unchanged for ``stable_seconds``.
+
+    A writer that cannot finish a file within that time writes ``name.part`` and
+    renames it when complete (the rename is atomic, so the file is never seen half-written).
+    """
+    ready = []
+    for path in sorted(glob.glob(pattern)):
+        if path.endswith(PART_SUFFIX) or os.path.basename(path).startswith(TEMP_PREFIX):
+            continue
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            continue  # renamed or removed between listing and stat
+        if not os.path.isfile(path) or now - stat.st_mtime < stable_seconds:
+            continue
+        ready.append((path, stat.st_size, stat.st_mtime))
+    return ready
+
+
+class _EmitEachPathOnce(beam.DoFn):
+    """Keyed by path: the folder is re-listed on every poll, each file goes on once."""
+
+    SEEN = ReadModifyWriteStateSpec("seen", VarIntCoder())
+
+    def process(self, element: tuple[str, tuple[int, float]], seen=beam.DoFn.StateParam(SEEN)):
+        path, (size, mtime) = element
+        if seen.read():
+            return
+        seen.write(1)
+        yield FileMetadata(path, size, last_updated_in_seconds=mtime)
+
+
+def _list_folder(tick, pattern: str, stable_seconds: float, skip: frozenset[str]):
+    for path, size, mtime in ready_files(pattern, stable_seconds, time.time()):
+        if path not in skip:
+            yield path, (size, mtime)
+
+
+class WatchFolder(beam.PTransform):
+    """File metadata of each new complete file matching ``pattern``, once, as it appears."""
+
+    def __init__(
+        self,
+        pattern: str,
+        poll_interval: float,
+        stable_seconds: float,
+        start: float,
+        skip: Iterable[str] = (),
+    ):
+        super().__init__()
+        self._pattern = pattern
+        self._poll = poll_interval
+        self._stable = stable_seconds
+        self._start = start  # PeriodicImpulse's default start is fixed at import time
+        self._skip = frozenset(skip)
+
+    def expand(self, pbegin):
+        return (
+            pbegin
+            | "Poll" >> PeriodicImpulse(start_timestamp=self._start, fire_interval=self._poll)
+            | "List"
+            >> beam.FlatMap(
+                _list_folder, self._pattern, self._stable, self._skip
+            ).with_output_types(tuple[str, tuple[int, float]])
+            | "Once" >> beam.ParDo(_EmitEachPathOnce())
+        )
+
+
+def _read_pages(metadata: FileMetadata, max_bytes: int) -> Iterable[TimestampedValue]:
+    count("files_read")
+    for page in read_file(metadata, max_bytes):
+        yield TimestampedValue(page, event_time(page))
+
+
+def _pubsub_page(message: bytes) -> TimestampedValue:
+    page = Page("pubsub", message, len(message), declared_kind="jsonl")
+    return TimestampedValue(page, _json_fetched_at(message))
+
+
+def _json_fetched_at(message: bytes) -> float:
+    """Event time of a Pub/Sub page: its fetched_at, else 0 (decode dead-letters bad JSON)."""
+    try:
+        value = json.loads(message).get("fetched_at")
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, AttributeError, TypeError):
+        return 0.0
+
+
+# ---------------------------------------------------------------- sinks
+
+
+def file_of(source: str) -> str:
+    """The file a record came from: its source without a JSON line's ``:N``."""
+    match = _JSON_LINE_SOURCE.match(source)
+    return match.group(1) if match else source
+
+
+def written_sources(output_dir: str) -> set[str]:
+    """Files already written under ``output_dir`` by an earlier run (so a restart skips them)."""
+    files = set()
+    for kind in OUTPUTS:
+        for path in glob.glob(os.path.join(output_dir, kind, "*.avro")):
+            with open(path, "rb") as handle:
+                files.update(file_of(record["source"]) for record in fastavro.reader(handle))
+    return files
+
+
+class _WriteBundleAvro(beam.DoFn):
+    """Each bundle's records to one Avro file: written under a hidden temporary name, then renamed."""
+
+    def __init__(self, folder: str, schema_name: str):
+        self._folder = folder
+        self._schema_name = schema_name
+        self._records: list[dict] = []
+
+    def setup(self) -> None:
+        self._schema = schemas.parsed(self._schema_name)
+        os.makedirs(self._folder, exist_ok=True)
+
+    def start_bundle(self) -> None:
+        self._records = []
+
+    def process(self, record: dict) -> None:
+        self._records.append(record)
+
+    def finish_bundle(self) -> None:
+        if not self._records:
+            return
+        name = f"part-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.avro"
+        temp = os.path.join(self._folder, f"{TEMP_PREFIX}{name}{TEMP_SUFFIX}")
+        with open(temp, "wb") as handle:
+            fastavro.writer(handle, self._schema, self._records, codec="deflate")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, os.path.join(self._folder, name))
+        self._records = []
+
+
+class _AvroFileSink(fileio.FileSink):
+    def __init__(self, schema_name: str):
+        self._schema_name = schema_name
+        self._records: list[dict] = []
+
+    def open(self, fh) -> None:
+        self._handle = fh
+        self._records = []
+
+    def write(self, record: dict) -> None:
+        self._records.append(record)
+
+    def flush(self) -> None:
+        fastavro.writer(
+            self._handle, schemas.parsed(self._schema_name), self._records, codec="deflate"
+        )
+        self._records = []
+
+
+def write_streaming(records, output_dir: str, kind: str, live_local: bool, window_seconds: int):
+    """Write one kind of record in streaming: per bundle on the local runner, windowed elsewhere."""
+    folder = os.path.join(output_dir, kind)
+    if live_local:
+        return records | f"Bundles/{kind}" >> beam.ParDo(_WriteBundleAvro(folder, OUTPUTS[kind]))
+    return (
+        records
+        | f"Window/{kind}" >> beam.WindowInto(FixedWindows(window_seconds))
+        | f"Files/{kind}"
+        >> fileio.WriteToFiles(
+            path=folder,
+            destination=lambda record: kind,
+            sink=lambda destination: _AvroFileSink(OUTPUTS[kind]),
+            file_naming=fileio.default_file_naming(prefix="part", suffix=".avro"),
+            max_writers_per_bundle=0,
+        )
+    )
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def is_live_local(options: PipelineOptions) -> bool:
+    runner = options.view_as(StandardOptions).runner
+    return runner is None or str(runner) in LOCAL_RUNNERS
+
+
+def build_streaming(
+    pipeline: beam.Pipeline,
+    opts: NewsbeamOptions,
+    reference_time: datetime,
+    live_local: bool,
+    start: float | None = None,
+    skip: Iterable[str] = (),
+) -> beam.Pipeline:
+    """The streaming pipeline: watched folder or Pub/Sub in, Avro out as pages arrive."""
+    from pipeline.build import process
+
+    if opts.pubsub_subscription:
+        from apache_beam.io.gcp.pubsub import ReadFromPubSub
+
+        pages = (
+            pipeline
+            | "PubSub" >> ReadFromPubSub(subscription=opts.pubsub_subscription)
+            | "Pages" >> beam.Map(_pubsub_page)
+        )
+    else:
+        pages = (
+            pipeline
+            | "Watch"
+            >> WatchFolder(
+                opts.watch,
+                opts.poll_interval,
+                opts.stable_seconds,
+                time.time() if start is None else start,
+                skip,
+            )
+            | "Read" >> beam.FlatMap(_read_pages, opts.max_page_bytes)
+        )
+    outputs = process(pages, opts, reference_time, streaming=True)
+    ingested_ms = int(reference_time.timestamp() * 1000)
+    version = pipeline_version()
+    for kind, pcoll in (
+        (ARTICLES, outputs.articles),
+        (COPIES, outputs.copies),
+        (DEAD_LETTERS, outputs.dead_letters),
+    ):
+        records = pcoll | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)
+        write_streaming(records, opts.output, kind, live_local, opts.window_seconds)
+    return pipeline
+
+
+def output_summary(output_dir: str) -> dict:
+    """What a streaming run has written so far, read back from its Avro files."""
+    totals = {kind: 0 for kind in OUTPUTS}
+    reasons: dict[str, int] = {}
+    topics: dict[str, int] = {}
+    for kind in OUTPUTS:
+        for path in sorted(glob.glob(os.path.join(output_dir, kind, "*.avro"))):
+            with open(path, "rb") as handle:
+                for record in fastavro.reader(handle):
+                    totals[kind] += 1
+                    if kind == DEAD_LETTERS:
+                        reasons[record["reason"]] = reasons.get(record["reason"], 0) + 1
+                    elif kind == ARTICLES:
+                        for topic in record["topics"]:
+                            topics[topic] = topics.get(topic, 0) + 1
+    return {
+        "pages_read": sum(totals.values()),
+        "articles_written": totals[ARTICLES],
+        "syndicated_copies": totals[COPIES],
+        "dead_letters": totals[DEAD_LETTERS],
+        "dead_letters_by_reason": dict(sorted(reasons.items())),
+        "articles_per_topic": dict(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "accounted": True,
+    }
+
+
+def remove_temporaries(output_dir: str) -> int:
+    removed = 0
+    for kind in OUTPUTS:
+        for path in glob.glob(os.path.join(output_dir, kind, f"{TEMP_PREFIX}*{TEMP_SUFFIX}")):
+            os.remove(path)
+            removed += 1
+    return removed
+
+
+def _child(argv: list[str], reference_iso: str, skip: list[str]) -> None:
+    """Run the endless pipeline (in a child process, so the parent can stop it cleanly)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
+    from pipeline.cli import setup_logging
+
+    setup_logging()
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    options = PipelineOptions(argv)
+    options.view_as(StandardOptions).streaming = True
+    opts = options.view_as(NewsbeamOptions)
+    pipeline = beam.Pipeline(runner=FnApiRunner(), options=options)
+    build_streaming(
+        pipeline, opts, datetime.fromisoformat(reference_iso), live_local=True, skip=skip
+    )
+    pipeline.run().wait_until_finish()
+
+
+def run_streaming(argv: list[str], options: PipelineOptions, reference_time: datetime) -> int:
+    """``newsbeam run --streaming --watch GLOB``: run until SIGINT/SIGTERM, then print the summary."""
+    from pipeline.cli import print_summary
+
+    opts = options.view_as(NewsbeamOptions)
+    if opts.pubsub_subscription and is_live_local(options):
+        print(
+            "newsbeam: --pubsub_subscription needs a runner with Pub/Sub (e.g. DataflowRunner)",
+            file=sys.stderr,
+        )
+        return 2
+    if not is_live_local(options):
+        options.view_as(StandardOptions).streaming = True
+        pipeline = beam.Pipeline(options=options)
+        build_streaming(pipeline, opts, reference_time, live_local=False)
+        pipeline.run().wait_until_finish()
+        return 0
+    os.makedirs(opts.output, exist_ok=True)
+    remove_temporaries(opts.output)
+    skip = sorted(written_sources(opts.output))
+    if skip:
+        LOG.info("%d pages already written in %s are skipped", len(skip), opts.output)
+    child = multiprocessing.get_context("spawn").Process(
+        target=_child, args=(list(argv), reference_time.isoformat(), skip), daemon=False
+    )
+    stop = {"signal": None}
+
+    def on_signal(signum, _frame):
+        stop["signal"] = signum
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    started = time.monotonic()
+    LOG.info("watching %s; output in %s; stop with Ctrl-C or SIGTERM", opts.watch, opts.output)
+    child.start()
+    last_report = started
+    try:
+        while child.is_alive() and stop["signal"] is None:
+            child.join(0.2)
+            if time.monotonic() - last_report >= PROGRESS_SECONDS:
+                last_report = time.monotonic()
+                now = output_summary(opts.output)
+                LOG.info(
+                    "so far: %d pages -> %d articles, %d copies, %d dead letters",
+                    now["pages_read"],
+                    now["articles_written"],
+                    now["syndicated_copies"],
+                    now["dead_letters"],
+                )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.is_alive():
+            child.terminate()  # SIGTERM: the local runner stops on it (SIGINT can hang it)
+            child.join(30)
+            if child.is_alive():
+                child.kill()
+                child.join()
+    remove_temporaries(opts.output)
+    summary = output_summary(opts.output)
+    summary.update(
+        inputs=[opts.watch], output=opts.output, seconds=round(time.monotonic() - started, 2)
+    )
+    with open(os.path.join(opts.output, "summary.json"), "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2)
+        handle.write("\n")
+    print_summary(summary)
+    if stop["signal"] is None and child.exitcode not in (0, None):
+        return 1
+    return 0
