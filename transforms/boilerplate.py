@@ -19,10 +19,18 @@ LYNX_WRAP_CHARS = 900
 # What a capture line that is not prose costs the body region, per character (and at least).
 CHROME_COST_PER_CHAR = 1.0
 CHROME_MIN_COST = 40.0
-# A stop marker ("Previous Story", "Related stories") costs this much: the body rarely spans one.
-STOP_MARKER_COST = 3000.0
+# A stop marker ("Previous Story", "Related stories") costs this much: a body spans one only
+# when much prose follows (in-article "Related" boxes).
+STOP_MARKER_COST = 300.0
 # A stop marker ends extracted text only when prose after it is under this share of prose before.
 TAIL_PROSE_SHARE = 0.25
+# Prose weight depends this much on the share of prose among this many lines each side.
+CONTEXT_LINES = 2
+CONTEXT_WEIGHT = 0.6
+# A lynx table row (columns set apart by runs of spaces) counts this much of its length.
+TABLE_ROW_WEIGHT = 0.5
+# Japanese and Chinese write without spaces: this many characters make about one word.
+CJK_CHARS_PER_WORD = 2
 # A short prose-less line this long or shorter after the last body sentence is a cut-off fragment.
 FRAGMENT_MAX_WORDS = 3
 # A standfirst is a sentence-length paragraph right under the title without a final full stop.
@@ -31,6 +39,15 @@ STANDFIRST_MAX_WORDS = 70
 TITLE_REPEAT_WITHIN = 3
 # Share of words a reworded headline has in common with the title.
 TITLE_OVERLAP = 0.6
+# How far above the body (in non-blank lines) to look for the title and the header.
+HEAD_SCAN_LINES = 8
+ABOVE_TITLE_LINES = 3
+# A paragraph of this many words or more under the title is a standfirst, not a headline.
+STANDFIRST_MIN_WORDS = 15
+# Short lines inside the body with fewer words are chrome ("Report", "Close"); longer are subheads.
+SUBHEAD_MIN_WORDS = 2
+# Credit lines are looked for this many lines after the body.
+CREDIT_SCAN_LINES = 4
 # A headline has this many words at most (and at least).
 TITLE_MAX_WORDS = 30
 TITLE_MIN_WORDS = 2
@@ -46,6 +63,7 @@ AGENCIES = (
 
 _TERMINAL = re.compile(r"""[.!?…:;。！？]["'”’)\]]*\s*$|\((?:[A-Z][\w.-]*|[A-Z]+)\)\s*$""")
 _WORD = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -68,7 +86,7 @@ DATE_LINE = re.compile(
 BYLINE = re.compile(r"^(?:Written\s+)?By[:\s]+(?P<who>[^\d|•]+?)(?P<rest>\s*(?:[,|•]|\d).*)?$")
 # "WION Web Team", "Express Web Desk", "News Nation Bureau": a newsroom signing as author.
 DESK_BYLINE = re.compile(
-    r"^(?P<org>[A-Z][\w.&'-]*(?:\s+[A-Z][\w.&'-]*){0,3})\s+"
+    r"^(?P<org>[A-Z][\w.&'-]*(?:\s+[A-Z][\w.&'-]*){0,3}?)\s+"
     r"(?:Web Team|Web Desk|News Desk|Desk|Staff|Bureau|Team|Online)$"
 )
 READ_TIME = re.compile(r"^\d+\s*(?:min(?:ute)?s?|hrs?)\.?\s+read$", re.I)
@@ -170,6 +188,8 @@ _STOP_PATTERNS = (
     r"about (?:the )?author|about us",
     r"(?:share|share this|share this article|share this story)\s*:?",
     r"contacts?",
+    r"(?:\w+ ){0,3}comments(?: \(\d+\))?",
+    r"(?:read|watch|see) (?:these|this|what's|more)? ?next",
 )
 STOP_MARKER = re.compile(r"^(?:" + "|".join(_STOP_PATTERNS) + r")\s*:?\.*$", re.I)
 # Headings that open a short teaser list inside the article ("DON'T MISS", "READ MORE").
@@ -180,7 +200,11 @@ _BULLET = re.compile(r"^(?:[*+•o#-]|\d+\.)\s+")
 
 
 def words(text: str) -> int:
-    return len(_WORD.findall(text))
+    """Word count; scripts written without spaces count one word per CJK_CHARS_PER_WORD."""
+    cjk = len(_CJK.findall(text))
+    if not cjk:
+        return len(_WORD.findall(text))
+    return len(_WORD.findall(_CJK.sub(" ", text))) + cjk // CJK_CHARS_PER_WORD
 
 
 def is_prose(line: str) -> bool:
@@ -305,15 +329,269 @@ def joined(paragraphs: Iterable[str]) -> str:
     return "\n\n".join(paragraphs)
 
 
+@dataclass(frozen=True)
+class _Line:
+    text: str  # stripped, bullet removed
+    bullet: bool
+    weight: float  # > 0 article prose, < 0 chrome
+
+
+_TABLE_ROW = re.compile(r"\S {2,}\S+ {2,}\S")
+_DOUBLED = re.compile(r"^(?P<once>.{6,}?)\s+(?P=once)$")
+_MARKUP = re.compile(r"^\[\[.*\]\]$|^\S+\.(?:jpe?g|png|gif|webp|svg)$", re.I)
+_NAME = re.compile(r"^[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|de|van|von|da|del|bin|al|&))*$")
+# A line of one to five capitalised words naming a site ("The Korea Herald").
+_SITE_NAME = re.compile(r"^(?:The\s+)?[A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){0,4}$")
+_DATE_ANYWHERE = re.compile(_DATE, re.I)
+
+
+def _capture_lines(text: str) -> list[str]:
+    """Lines of a capture, with lynx's wrapped long lines joined back."""
+    out: list[str] = []
+    carry = ""
+    for raw in text.replace("\r\n", "\n").replace("\xa0", " ").split("\n"):
+        line = raw.rstrip()
+        if carry:
+            if line.strip():
+                out[-1] = out[-1] + " " + line.strip()
+                carry = out[-1] if len(line) >= LYNX_WRAP_CHARS else ""
+                continue
+            carry = ""
+        out.append(line)
+        if len(line) >= LYNX_WRAP_CHARS:
+            carry = line
+    return out
+
+
+def _classify(raw: str) -> _Line:
+    stripped = raw.strip()
+    bullet = bool(_BULLET.match(stripped))
+    text = _BULLET.sub("", stripped, count=1).strip() if bullet else stripped
+    cost = -max(CHROME_MIN_COST, CHROME_COST_PER_CHAR * len(text))
+    if not text:
+        return _Line(text, bullet, 0.0)
+    if STOP_MARKER.match(text):
+        return _Line(text, bullet, -STOP_MARKER_COST)
+    if drop_reason(text) or _DOUBLED.match(text) or _MARKUP.match(text):
+        return _Line(text, bullet, cost)
+    if is_prose(text):
+        return _Line(text, bullet, float(len(text)))
+    if _TABLE_ROW.search(stripped) and not bullet:
+        return _Line(" ".join(text.split()), bullet, TABLE_ROW_WEIGHT * len(text))
+    return _Line(text, bullet, cost)
+
+
+def _in_context(lines: list[_Line]) -> list[_Line]:
+    """Scale prose by how much prose surrounds it: article paragraphs come in runs, teaser
+    blurbs alternate with headlines."""
+    filled = [i for i, ln in enumerate(lines) if ln.text]
+    out = list(lines)
+    for pos, idx in enumerate(filled):
+        line = lines[idx]
+        if line.weight <= 0:
+            continue
+        near = filled[max(0, pos - CONTEXT_LINES) : pos] + filled[pos + 1 : pos + 1 + CONTEXT_LINES]
+        share = sum(1 for j in near if lines[j].weight > 0) / len(near) if near else 1.0
+        scale = (1 - CONTEXT_WEIGHT) + CONTEXT_WEIGHT * share
+        out[idx] = _Line(line.text, line.bullet, line.weight * scale)
+    return out
+
+
+def _best_region(lines: Sequence[_Line]) -> tuple[int, int] | None:
+    """The run of lines with the most prose net of chrome (maximum-sum subarray)."""
+    best, best_span = 0.0, None
+    run, start = 0.0, 0
+    for idx, line in enumerate(lines):
+        if run <= 0:
+            run, start = 0.0, idx
+        run += line.weight
+        if line.weight > 0 and run > best:
+            best, best_span = run, (start, idx)
+    return best_span
+
+
+def _byline_name(line: str) -> str | None:
+    """The name in "By Jane Doe" (without any date that follows it)."""
+    m = re.match(r"^(?:Written\s+)?By[:\s]+(?P<who>.+)$", line)
+    if not m:
+        return None
+    who = m.group("who")
+    date = _DATE_ANYWHERE.search(who)
+    if date:
+        who = who[: date.start()]
+    who = re.split(r"\s*[|,•]\s*", who)[0].strip()
+    if not who or words(who) > 6 or not _NAME.match(who):
+        return None
+    return who
+
+
+def _is_header(line: str) -> bool:
+    return bool(
+        DATE_LINE.match(line) or _byline_name(line) or DESK_BYLINE.match(line)
+    )
+
+
+def _headline_like(line: _Line) -> bool:
+    return (
+        not line.bullet
+        and TITLE_MIN_WORDS <= words(line.text) <= TITLE_MAX_WORDS
+        and not is_prose_sentence_end(line.text)
+        and drop_reason(line.text) is None
+        and not _DOUBLED.match(line.text)
+        and not _MARKUP.match(line.text)
+        and not _is_header(line.text)
+        and line.weight > -STOP_MARKER_COST
+    )
+
+
+def _standfirst_like(line: _Line) -> bool:
+    return (
+        not line.bullet
+        and PROSE_MIN_WORDS <= words(line.text) <= STANDFIRST_MAX_WORDS
+        and drop_reason(line.text) is None
+        and not _DOUBLED.match(line.text)
+        and not _MARKUP.match(line.text)
+        and line.weight > -STOP_MARKER_COST
+    )
+
+
+def _split_names(who: str) -> list[str]:
+    return [n.strip() for n in re.split(r",|\band\b|&", who) if n.strip()]
+
+
 def clean_capture(text: str) -> Extracted:
     """Title, header, body and credits of a plain-text capture of a news page."""
-    from transforms.capture import parse_capture  # noqa: PLC0415
+    lines = _in_context([_classify(raw) for raw in _capture_lines(text)])
+    span = _best_region(lines)
+    if span is None:
+        raise StageError("no_article", "no article prose in the capture")
+    start, end = span
 
-    return parse_capture(text)
+    # Above the body: standfirst, header lines (bylines, dates) and the title.
+    header: list[str] = []
+    title: str | None = None
+    summary: str | None = None
+    candidates: list[int] = []
+    idx = start - 1
+    seen = 0
+    while idx >= 0 and seen < HEAD_SCAN_LINES:
+        line = lines[idx]
+        idx -= 1
+        if not line.text:
+            continue
+        seen += 1
+        if _is_header(line.text):
+            header.append(line.text)
+            continue
+        if _headline_like(line) or (not candidates and _standfirst_like(line)):
+            candidates.append(idx + 1)
+            if len(candidates) == 2 or (_headline_like(line) and words(line.text) < STANDFIRST_MIN_WORDS):
+                break
+    if candidates:
+        first = lines[candidates[0]]
+        if len(candidates) == 2 and _headline_like(lines[candidates[1]]) and (
+            words(first.text) >= STANDFIRST_MIN_WORDS or not _headline_like(first)
+        ):
+            summary, title = first.text, lines[candidates[1]].text
+            title_at = candidates[1]
+        elif _headline_like(first):
+            title, title_at = first.text, candidates[0]
+        else:
+            title_at = start
+    else:
+        title_at = start
+    # Dates, bylines and the site name just above the title belong to the header too.
+    above: list[str] = []
+    idx, seen = title_at - 1, 0
+    while idx >= 0 and seen < ABOVE_TITLE_LINES:
+        line = lines[idx]
+        idx -= 1
+        if not line.text:
+            continue
+        seen += 1
+        if _is_header(line.text):
+            header.append(line.text)
+        elif not line.bullet:
+            above.append(line.text)
+    header.reverse()
+
+    body: list[str] = []
+    credits: list[str] = []
+    seen_keys: set[str] = set()
+    for line in lines[start : end + 1]:
+        if not line.text or line.weight <= -STOP_MARKER_COST:
+            continue
+        if CREDIT.match(line.text):
+            credits.append(line.text)
+            continue
+        if line.weight < 0:
+            if line.bullet or drop_reason(line.text) or _DOUBLED.match(line.text) \
+                    or _MARKUP.match(line.text) or words(line.text) < SUBHEAD_MIN_WORDS:
+                continue
+            if _is_header(line.text):
+                header.append(line.text)
+                continue
+        key = _norm(line.text)
+        if len(line.text) >= REPEAT_MIN_CHARS:
+            if key in seen_keys:
+                continue
+            seen_keys.add(key)
+        body.append(line.text)
+    # Credit lines just after the body ("(Reporting by ...)").
+    for line in lines[end + 1 : end + 1 + CREDIT_SCAN_LINES]:
+        if line.text and CREDIT.match(line.text):
+            credits.append(line.text)
+    if not body:
+        raise StageError("no_article", "no article prose in the capture")
+
+    everything = [ln.text for ln in lines if ln.text]
+    return Extracted(
+        title=title,
+        text="\n\n".join(body),
+        summary=summary,
+        authors=_capture_authors(header),
+        publisher=_capture_publisher(everything, summary, above, header),
+        header=tuple(header),
+        credits=tuple(credits),
+    )
+
+
+def _capture_authors(header: Sequence[str]) -> tuple[str, ...]:
+    names: list[str] = []
+    for line in header:
+        who = _byline_name(line)
+        desk = DESK_BYLINE.match(line)
+        if who:
+            names.extend(_split_names(who))
+        elif desk:
+            names.append(line)
+    people = [n for n in names if n not in AGENCIES]
+    return tuple(dict.fromkeys(people or names))
+
+
+def _capture_publisher(
+    lines: Sequence[str], summary: str | None, above: Sequence[str], header: Sequence[str]
+) -> str | None:
+    for line in lines:
+        m = SELF_BLURB.match(line)
+        if m:
+            return m.group("site").strip()
+    if summary:
+        m = REPORTS_PUBLISHER.search(summary)
+        if m:
+            return m.group("site")
+    for line in above:
+        if _SITE_NAME.match(line) and words(line) >= 2 and not _DATE_ANYWHERE.search(line):
+            return line
+    for line in header:
+        m = DESK_BYLINE.match(line)
+        if m and m.group("org") not in AGENCIES:
+            return m.group("org")
+    return None
 
 
 __all__ = [
     "AGENCIES", "BYLINE", "CREDIT", "DATE_LINE", "DESK_BYLINE", "DROP_LINE", "STOP_MARKER",
-    "Cleaned", "StageError", "clean_capture", "clean_paragraphs", "drop_reason", "is_prose",
+    "Cleaned", "clean_capture", "clean_paragraphs", "drop_reason", "is_prose",
     "split_title", "words",
 ]
