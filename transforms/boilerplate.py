@@ -136,6 +136,7 @@ _DROP_PATTERNS = (
     r"follow (?:us|\S+(?: \S+){0,8}) on (?:twitter|facebook|instagram|linkedin|youtube|"
     r"social media).{0,120}",
     r"follow (?:\S+ ){0,3}(?:full |latest |live )?coverage .{0,120}",
+    r"(?:folgen sie uns|suivez[- ]nous|síguenos|seguici|volg ons)\b.{0,120}",
     r"(?:\w+ ){0,4}newsletter",
     r"(?:reading time|read time|tempo de leitura|lesezeit|temps de lecture)\s*:.{0,30}",
     r"(?:have a (?:news )?tip\??|got a tip\??|tips\?).{0,200}",
@@ -259,6 +260,8 @@ def clean_paragraphs(
         key = _norm(line)
         if len(kept) < TITLE_REPEAT_WITHIN and title_key and _same_headline(key, title_key):
             continue
+        # A lede can double as the meta description; only a paragraph without a final full
+        # stop reads as a standfirst (checked on the dev pages: ledes are article text).
         if not kept and summary is None and desc_key and key and desc_key.startswith(key) \
                 and not is_prose_sentence_end(line):
             summary = line
