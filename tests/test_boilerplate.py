@@ -40,7 +40,8 @@ def test_seed_metadata(name, title, authors, publisher):
     "name, kept, dropped",
     [
         ("000",
-         ["SEOUL (Reuters) – North Korea has no interest", "fresh sanctions from Seoul and Washington."],
+         ["SEOUL (Reuters) – North Korea has no interest",
+          "fresh sanctions from Seoul and Washington."],
          ["By Thomson Reuters", "By Hyunsu Yim", "Reporting by", "Editing by"]),
         ("001",
          ["North Korea will refuse all contact with Japan", "first step for the fresh DPRK-Japan "

@@ -1,4 +1,4 @@
-"""Boilerplate rules: tell article paragraphs from site chrome, in extractor output and text captures."""
+"""Boilerplate rules: article text versus site chrome, in extractor output and text captures."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ STANDFIRST_MIN_WORDS = 15
 SUBHEAD_MIN_WORDS = 2
 # Credit lines are looked for this many lines after the body.
 CREDIT_SCAN_LINES = 4
+# Text under this many words, without one sentence of prose, is not an article.
+ARTICLE_MIN_WORDS = 20
 # A headline has this many words at most (and at least).
 TITLE_MAX_WORDS = 30
 TITLE_MIN_WORDS = 2
@@ -290,6 +292,11 @@ def clean_paragraphs(
     return Cleaned(tuple(kept), tuple(credits), summary)
 
 
+def is_article_like(paragraphs: Sequence[str]) -> bool:
+    """Enough text, or at least one real sentence, to call it an article."""
+    return any(is_prose(p) for p in paragraphs) or sum(map(words, paragraphs)) >= ARTICLE_MIN_WORDS
+
+
 def _same_headline(key: str, title_key: str) -> bool:
     """The page's headline, or the same headline reworded (on-page h1 vs. meta title)."""
     if key == title_key:
@@ -488,7 +495,8 @@ def clean_capture(text: str) -> Extracted:
             continue
         if _headline_like(line) or (not candidates and _standfirst_like(line)):
             candidates.append(idx + 1)
-            if len(candidates) == 2 or (_headline_like(line) and words(line.text) < STANDFIRST_MIN_WORDS):
+            short_headline = _headline_like(line) and words(line.text) < STANDFIRST_MIN_WORDS
+            if len(candidates) == 2 or short_headline:
                 break
     if candidates:
         first = lines[candidates[0]]

@@ -1,4 +1,4 @@
-"""Main-text extraction stage: article title, text and metadata from HTML pages and text captures."""
+"""Main-text extraction stage: title, text and metadata of HTML pages and text captures."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -15,7 +16,13 @@ import apache_beam as beam
 import py3langid
 import trafilatura
 
-from transforms.boilerplate import AGENCIES, clean_capture, clean_paragraphs, split_title
+from transforms.boilerplate import (
+    AGENCIES,
+    clean_capture,
+    clean_paragraphs,
+    is_article_like,
+    split_title,
+)
 from transforms.failures import GuardedMap, count
 from transforms.records import (
     KIND_TEXT,
@@ -141,7 +148,7 @@ def extract_html(html: str, url: str | None = None) -> Extracted:
         raise StageError("no_article", "trafilatura found no main text")
     title = split_title(doc.title, doc.sitename, doc.hostname)
     cleaned = clean_paragraphs(doc.text.split("\n"), title=title, description=doc.description)
-    if not cleaned.paragraphs:
+    if not is_article_like(cleaned.paragraphs):
         raise StageError("no_article", "nothing article-like left after cleanup")
     text = "\n\n".join(cleaned.paragraphs)
     language = doc.language or detect_language(text)
@@ -197,6 +204,8 @@ def extract_document(doc: Document, time_limit_s: float = DEFAULT_TIME_LIMIT_S) 
         extractor = partial(extract_html, doc.content, doc.url)
     with time_limit(time_limit_s):
         extracted = extractor()
+        if extracted.language is None:
+            extracted = replace(extracted, language=detect_language(extracted.text))
     return to_article(doc, extracted)
 
 
