@@ -6,6 +6,7 @@ import glob
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from datetime import UTC, datetime
@@ -52,6 +53,16 @@ def reference_time(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def remove_beam_temporaries(output: str) -> int:
+    """Remove the temporary folders a failed Beam write leaves (``<kind>/beam-temp-*``)."""
+    removed = 0
+    for kind in OUTPUTS:
+        for path in glob.glob(os.path.join(output, kind, "beam-temp-*")):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def clear_previous_output(output: str) -> int:
     """Remove the Avro files and summary of an earlier run in ``output``; returns how many."""
     removed = 0
@@ -62,7 +73,7 @@ def clear_previous_output(output: str) -> int:
     summary = os.path.join(output, "summary.json")
     if os.path.exists(summary):
         os.remove(summary)
-    return removed
+    return removed + remove_beam_temporaries(output)
 
 
 def counters(result) -> dict[str, int]:
