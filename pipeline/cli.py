@@ -19,7 +19,6 @@ from pipeline.options import DEFAULT_INPUT, NewsbeamOptions
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns
 from transforms.failures import METRICS_NAMESPACE
-from transforms.output import WRITTEN_TOPIC_PREFIX
 
 LOG = logging.getLogger("newsbeam")
 USAGE = """usage: newsbeam run [--input GLOB ...] [--output DIR] [--topics FILE] [Beam options]
