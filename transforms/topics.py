@@ -34,6 +34,9 @@ _SENTENCE_END = re.compile(
     r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+(?=[\"“‘'(]?[A-Z0-9])"
 )
 _PARAGRAPH = re.compile(r"\n\s*\n")
+# "SEOUL (Reuters) - ", "Pyongyang, August 14 (KCNA) -- ": where a story was filed says
+# nothing about whose missiles it is about, so a dateline is not topic context.
+_DATELINE = re.compile(r"^[A-Z][^\n()]{0,50}?(?:\([^)\n]{1,30}\)\s*)?(?:--|—|–|-)\s+")
 
 
 class TaxonomyError(ValueError):
@@ -289,28 +292,32 @@ def _split_sentences(text: str) -> list[str]:
 def _segments(tax: Taxonomy, title: str | None, summary: str | None, text: str) -> list[_Sentence]:
     """The article as weighted sentences: title, lead, then body with falling weight."""
     title = " ".join((title or "").split())
-    lead_parts = _split_sentences(summary or "")
-    body = _split_sentences(text or "")
-    lead_parts += body[: tax.lead_sentences]
-    body = body[tax.lead_sentences:]
+    summary_parts = _split_sentences(summary or "")
+    text_parts = _split_sentences(text or "")
+    if text_parts:
+        # Only the text's first sentence can carry a dateline.
+        first = _DATELINE.sub("", text_parts[0])
+    lead = [(s, s) for s in summary_parts]
+    lead += [(s, first if i == 0 else s) for i, s in enumerate(text_parts[: tax.lead_sentences])]
+    body = text_parts[tax.lead_sentences:]
 
-    def sentence(s: str, where: str, weight: float, before: str) -> _Sentence:
+    def sentence(s: str, where: str, weight: float, context: str) -> _Sentence:
         starts = tuple(m.start() for m in _WORD.finditer(s))
-        return _Sentence(s, where, weight, before + " \n " + s, starts)
+        return _Sentence(s, where, weight, context, starts)
 
     out = []
     if title:
-        out.append(sentence(title, TITLE, tax.title_weight, ""))
+        out.append(sentence(title, TITLE, tax.title_weight, title))
     prev = ""
-    for s in lead_parts:
+    for s, ctx in lead:
         # A lead sentence often leans on the title ("its nuclear programme").
-        out.append(sentence(s, LEAD, tax.lead_weight, title + " \n " + prev))
-        prev = s
+        out.append(sentence(s, LEAD, tax.lead_weight, f"{title}\n{prev}\n{ctx}"))
+        prev = ctx
     n = len(body)
     for i, s in enumerate(body):
         frac = i / (n - 1) if n > 1 else 0.0
         w = tax.body_start_weight + (tax.body_end_weight - tax.body_start_weight) * frac
-        out.append(sentence(s, BODY, w, prev))
+        out.append(sentence(s, BODY, w, f"{prev}\n{s}"))
         prev = s
     return out
 
