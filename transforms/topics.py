@@ -27,12 +27,10 @@ CONTEXT_SENTENCE = "sentence"
 CONTEXT_ARTICLE = "article"
 
 _WORD = re.compile(r"\w+")
-# A sentence ends at . ! ? followed by space and a capital or quote, except after
-# an initial ("N. Korea", "U.S.") or a title ("Mr.").
-_SENTENCE_END = re.compile(
-    r"(?<!\b[A-Z]\.)(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bDr\.)(?<!\bSt\.)(?<!\bNo\.)"
-    r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)]))\s+(?=[\"“‘'(]?[A-Z0-9])"
-)
+# A sentence ends at . ! ? (maybe closing a quote) followed by space and a capital,
+# digit or opening quote; not after an initial ("N. Korea", "U.S.") or a title ("Mr.").
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]?\s+(?=[\"“‘'(]?[A-Z0-9])")
+_NOT_AN_END = re.compile(r"(?:\b[A-Z]|\bMrs?|\bMs|\bDr|\bSt|\bNo)\.$")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 # "SEOUL (Reuters) - ", "Pyongyang, August 14 (KCNA) -- ": where a story was filed says
 # nothing about whose missiles it is about, so a dateline is not topic context.
@@ -50,6 +48,31 @@ class Phrase:
     text: str
     weight: float
     pattern: re.Pattern[str]
+    # First word of the phrase, lower-cased, and whether it is a prefix ("abduct*"): a
+    # phrase whose anchor is not among an article's words cannot match, so is not run.
+    anchor: str | None = None
+    anchor_prefix: bool = False
+    # Patterns run on lower-cased text with the left word boundary checked by hand:
+    # a leading look-behind or IGNORECASE stops the regex engine's fast literal scan
+    # (measured 0.5 us against 13-45 us per search of a 1.5 kB text).
+    left_boundary: bool = True
+
+    def spans(self, low: str) -> list[tuple[int, int]]:
+        out = []
+        pos = 0
+        while (m := self.pattern.search(low, pos)) is not None:
+            start = m.start()
+            if self.left_boundary and start > 0 and _is_word_char(low[start - 1]):
+                pos = start + 1
+                continue
+            out.append((start, m.end()))
+            pos = max(m.end(), start + 1)
+        return out
+
+    def found(self, low: str) -> bool:
+        if not self.left_boundary:
+            return self.pattern.search(low) is not None
+        return bool(self.spans(low))
 
 
 @dataclass(frozen=True)
@@ -98,8 +121,23 @@ class Taxonomy:
 # ---------------------------------------------------------------- loading
 
 
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+def _lower(text: str) -> str:
+    """Lower-cased text of the same length, so match offsets hold for the original."""
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+
+
 def compile_phrase(text: str) -> re.Pattern[str]:
-    """A case-insensitive regex for a taxonomy phrase (``*`` suffix, space or hyphen)."""
+    """The regex of a taxonomy phrase (``*`` suffix, space or hyphen), for lower-cased text.
+
+    The left word boundary is not in the pattern: ``Phrase.spans`` checks it.
+    """
     if text.startswith("re:"):
         return re.compile(text[3:], re.IGNORECASE)
     words = [w for w in re.split(r"[\s\-]+", text.strip()) if w]
@@ -114,7 +152,32 @@ def compile_phrase(text: str) -> re.Pattern[str]:
             regex += r"\.?[\s\-]*" if len(prev) == 1 and prev.isalpha() else r"[\s\-]+"
         # Dots inside a word are optional ("U.S." = "US").
         regex += re.escape(core).replace(r"\.", r"\.?") + (r"\w*" if word.endswith("*") else "")
-    return re.compile(r"(?<!\w)" + regex + r"(?!\w)", re.IGNORECASE)
+    return re.compile(regex.lower() + r"(?!\w)")
+
+
+def _anchor(text: str) -> tuple[str | None, bool]:
+    if text.startswith("re:"):
+        return None, False
+    first = text.split()[0].split("-")[0]
+    word = _WORD.match(first)
+    if word is None:
+        return None, False
+    # "u.s." is anchored on "u" as a prefix: the text may write "US" as one word.
+    prefix = first.endswith("*") or word.end() < len(first.rstrip("*"))
+    return word.group().lower(), prefix
+
+
+class _Vocab:
+    """The words of a text and all their prefixes, to skip phrases that cannot match."""
+
+    def __init__(self, text: str):
+        self.words = set(_WORD.findall(text.lower()))
+        self.prefixes = {w[:i] for w in self.words for i in range(1, len(w) + 1)}
+
+    def may_match(self, phrase: Phrase) -> bool:
+        if phrase.anchor is None:
+            return True
+        return phrase.anchor in (self.prefixes if phrase.anchor_prefix else self.words)
 
 
 class _Reader:
@@ -143,7 +206,8 @@ class _Reader:
         if not isinstance(text, str) or not text.strip():
             raise self.fail(where, f"a phrase must be a non-empty string, got {text!r}")
         try:
-            return Phrase(text, weight, compile_phrase(text))
+            return Phrase(text, weight, compile_phrase(text), *_anchor(text),
+                          left_boundary=not text.startswith("re:"))
         except (re.error, ValueError) as exc:
             raise self.fail(where, f"bad phrase {text!r}: {exc}") from exc
 
@@ -274,6 +338,7 @@ def load_taxonomy(path: str | None = None) -> Taxonomy:
 @dataclass(frozen=True)
 class _Sentence:
     text: str
+    low: str  # lower-cased, same offsets
     where: str  # TITLE, LEAD or BODY
     weight: float
     context: str  # text in which the topic's context is looked for (sentence scope)
@@ -284,8 +349,17 @@ def _split_sentences(text: str) -> list[str]:
     out = []
     for para in _PARAGRAPH.split(text):
         para = " ".join(para.split())
-        if para:
-            out.extend(s for s in _SENTENCE_END.split(para) if s.strip())
+        start = 0
+        for m in _SENTENCE_END.finditer(para):
+            # The dot and what precedes it, to tell "N. Korea" from "in Korea. North".
+            if _NOT_AN_END.search(para, max(m.start() - 4, 0), m.start() + 1):
+                continue
+            end = m.end() - len(m.group()) + len(m.group().rstrip())
+            if para[start:end].strip():
+                out.append(para[start:end].strip())
+            start = m.end()
+        if para[start:].strip():
+            out.append(para[start:].strip())
     return out
 
 
@@ -303,7 +377,7 @@ def _segments(tax: Taxonomy, title: str | None, summary: str | None, text: str) 
 
     def sentence(s: str, where: str, weight: float, context: str) -> _Sentence:
         starts = tuple(m.start() for m in _WORD.finditer(s))
-        return _Sentence(s, where, weight, context, starts)
+        return _Sentence(s, _lower(s), where, weight, _lower(context), starts)
 
     out = []
     if title:
@@ -327,7 +401,7 @@ def _word_index(sent: _Sentence, char: int) -> int:
 
 
 def _spans(phrases: Sequence[Phrase], text: str) -> list[tuple[int, int, Phrase]]:
-    return [(m.start(), m.end(), p) for p in phrases for m in p.pattern.finditer(text)]
+    return [(a, b, p) for p in phrases for a, b in p.spans(text)]
 
 
 def _longest_first(matches: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
@@ -359,8 +433,8 @@ def _negated(tax: Taxonomy, sent: _Sentence, start: int) -> bool:
     lo = max(first - tax.negation_window, 0)
     if first <= 0:
         return False
-    window = sent.text[sent.word_starts[lo]: start]
-    return any(p.pattern.search(window) for p in tax.negation_cues)
+    window = sent.low[sent.word_starts[lo]: start]
+    return any(p.found(window) for p in tax.negation_cues)
 
 
 @dataclass
@@ -373,10 +447,10 @@ class _Evidence:
 
 
 def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
-                    whole: str) -> tuple[float, list[str]]:
-    """Raw evidence for one topic and the reasons behind it."""
-    if topic.context_scope == CONTEXT_ARTICLE and topic.context:
-        if not any(p.pattern.search(whole) for p in topic.context):
+                    needs_context: bool) -> tuple[float, list[str]]:
+    """Raw evidence for one topic (its phrases cut to those in the article) and its reasons."""
+    if topic.context_scope == CONTEXT_ARTICLE and needs_context:
+        if not topic.context:
             if topic.off_context_weight == 0.0:
                 return 0.0, ["no context: none of the topic's context phrases in the article"]
             article_factor = topic.off_context_weight
@@ -390,24 +464,24 @@ def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
     cancelled: list[str] = []
     for sent in sentences:
         candidates: list[tuple[int, int, tuple[str, float]]] = [
-            (s, e, (f"'{p.text}'", p.weight)) for s, e, p in _spans(topic.terms, sent.text)
+            (s, e, (f"'{p.text}'", p.weight)) for s, e, p in _spans(topic.terms, sent.low)
         ]
         for rule in topic.rules:
-            near = _spans(rule.near, sent.text)
+            near = _spans(rule.near, sent.low)
             if not near:
                 continue
-            for s, e, _ in _spans(rule.terms, sent.text):
+            for s, e, _ in _spans(rule.terms, sent.low):
                 if _near(sent, (s, e), near, rule.window) is not None:
                     candidates.append((s, e, (f"rule '{rule.name}'", rule.weight)))
                     break
         if not candidates:
             continue
-        excl = _spans(topic.exclusions, sent.text)
+        excl = _spans(topic.exclusions, sent.low)
         term_matches = _longest_first([c for c in candidates if not c[2][0].startswith("rule")])
         rule_matches = [c for c in candidates if c[2][0].startswith("rule")]
         in_context = True
-        if topic.context_scope == CONTEXT_SENTENCE and topic.context:
-            in_context = any(p.pattern.search(sent.context) for p in topic.context)
+        if topic.context_scope == CONTEXT_SENTENCE and needs_context:
+            in_context = any(p.found(sent.context) for p in topic.context)
         for s, e, (label, weight) in term_matches + rule_matches:
             hit = _near(sent, (s, e), excl, tax.exclusion_window) if excl else None
             if hit is not None:
@@ -444,12 +518,31 @@ def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
     return total, reasons
 
 
+def _present(topic: Topic, whole: str, vocab: _Vocab) -> Topic:
+    """The topic cut down to the phrases found in the article: one scan each, not per sentence."""
+
+    def keep(phrases: tuple[Phrase, ...]) -> tuple[Phrase, ...]:
+        return tuple(p for p in phrases if vocab.may_match(p) and p.found(whole))
+
+    rules = []
+    for rule in topic.rules:
+        terms, near = keep(rule.terms), keep(rule.near)
+        if terms and near:
+            rules.append(replace(rule, terms=terms, near=near))
+    return replace(topic, terms=keep(topic.terms), rules=tuple(rules),
+                   exclusions=keep(topic.exclusions), context=keep(topic.context))
+
+
 def score_topics(taxonomy: Taxonomy, title: str | None, summary: str | None,
                  text: str) -> tuple[tuple[TopicHit, ...], dict[str, float]]:
     """Hits over the threshold (strongest first, with reasons) and every topic's score."""
     sentences = _segments(taxonomy, title, summary, text)
-    whole = "\n".join(s.text for s in sentences)
-    evidence = {t.name: _topic_evidence(taxonomy, t, sentences, whole) for t in taxonomy.topics}
+    whole = "\n".join(s.low for s in sentences)
+    vocab = _Vocab(whole)
+    evidence = {
+        t.name: _topic_evidence(taxonomy, _present(t, whole, vocab), sentences, bool(t.context))
+        for t in taxonomy.topics
+    }
     strongest = max((raw for raw, _ in evidence.values()), default=0.0)
     scores: dict[str, float] = {}
     hits = []
