@@ -406,7 +406,8 @@ def _spans(phrases: Sequence[Phrase], text: str) -> list[tuple[int, int, Phrase]
 
 def _longest_first(matches: list[tuple[int, int, Any]]) -> list[tuple[int, int, Any]]:
     """Keep the longest of overlapping matches ("six party talks" over "talks")."""
-    matches.sort(key=lambda m: (m[0], -(m[1] - m[0])))
+    # Ties (same span) go to the heavier phrase, then the first written.
+    matches.sort(key=lambda m: (m[0], -(m[1] - m[0]), -m[2][1]))
     kept: list[tuple[int, int, Any]] = []
     for m in matches:
         if kept and m[0] < kept[-1][1]:
