@@ -7,7 +7,7 @@ import re
 import tomllib
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import resources
 from typing import Any
@@ -221,12 +221,10 @@ class _Reader:
         value = table.get(key, {})
         if not isinstance(value, dict):
             raise self.fail(where, f"'{key}' must be a table of phrase = weight")
-        out = []
-        for text, weight in value.items():
-            w = self.number(value, text, f"{where}.{key}", low=0.0)
-            out.append(self.phrase(text, w, f"{where}.{key}"))
-            del weight
-        return tuple(out)
+        return tuple(
+            self.phrase(text, self.number(value, text, f"{where}.{key}", low=0.0), f"{where}.{key}")
+            for text in value
+        )
 
 
 _TOPIC_KEYS = {"description", "terms", "rules", "exclusions", "context", "context_scope",
@@ -443,8 +441,8 @@ class _Evidence:
     label: str
     total: float = 0.0
     count: int = 0
-    places: list[str] | None = None
-    notes: list[str] | None = None
+    places: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
@@ -460,26 +458,26 @@ def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
     else:
         article_factor = 1.0
 
-    # Every candidate occurrence: (position weight, label, where, note, factor).
-    found: list[tuple[float, str, str, float, str]] = []
+    # Every occurrence that counts: (value, label, where, note).
+    found: list[tuple[float, str, str, str]] = []
     cancelled: list[str] = []
     for sent in sentences:
-        candidates: list[tuple[int, int, tuple[str, float]]] = [
-            (s, e, (f"'{p.text}'", p.weight)) for s, e, p in _spans(topic.terms, sent.low)
-        ]
+        term_matches = _longest_first(
+            [(s, e, (f"'{p.text}'", p.weight)) for s, e, p in _spans(topic.terms, sent.low)]
+        )
+        # A rule adds to the terms it is made of (at most once per sentence).
+        rule_matches = []
         for rule in topic.rules:
             near = _spans(rule.near, sent.low)
             if not near:
                 continue
             for s, e, _ in _spans(rule.terms, sent.low):
                 if _near(sent, (s, e), near, rule.window) is not None:
-                    candidates.append((s, e, (f"rule '{rule.name}'", rule.weight)))
+                    rule_matches.append((s, e, (f"rule '{rule.name}'", rule.weight)))
                     break
-        if not candidates:
+        if not term_matches and not rule_matches:
             continue
         excl = _spans(topic.exclusions, sent.low)
-        term_matches = _longest_first([c for c in candidates if not c[2][0].startswith("rule")])
-        rule_matches = [c for c in candidates if c[2][0].startswith("rule")]
         in_context = True
         if topic.context_scope == CONTEXT_SENTENCE and needs_context:
             in_context = any(p.found(sent.context) for p in topic.context)
@@ -496,12 +494,12 @@ def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
             if _negated(tax, sent, s):
                 factor *= topic.negation_weight
                 note = (note + ",negated").lstrip(",")
-            found.append((sent.weight * weight * factor, label, sent.where, factor, note))
+            found.append((sent.weight * weight * factor, label, sent.where, note))
 
     # Repeats of one term add less: the strongest occurrence counts in full.
     by_label: dict[str, _Evidence] = {}
-    for value, label, where, _factor, note in sorted(found, key=lambda f: -f[0]):
-        ev = by_label.setdefault(label, _Evidence(label, places=[], notes=[]))
+    for value, label, where, note in sorted(found, key=lambda f: -f[0]):
+        ev = by_label.setdefault(label, _Evidence(label))
         ev.total += value * tax.repeat_decay ** ev.count
         ev.count += 1
         if where not in ev.places:
