@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -15,6 +16,12 @@ DEFAULT_TOPICS = ("abductions", "summitry", "missiles")
 
 # A tagger takes (title, text) and returns the topic names it gives the item.
 Tagger = Callable[[str, str], Iterable[str]]
+
+
+def import_tagger(spec: str) -> Tagger:
+    """``package.module:function``, a function (title, text) -> topic names."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def rules_tagger(taxonomy: Taxonomy) -> Tagger:
@@ -98,11 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--topics", default=None, help="taxonomy TOML (default: the packaged one)")
     ap.add_argument("--labels", default=",".join(DEFAULT_TOPICS),
                     help="comma-separated topics to score (default: %(default)s)")
+    ap.add_argument("--tagger", default=None,
+                    help="module:function (title, text) -> topic names, instead of the rules "
+                         "(e.g. the full pipeline run on one item)")
     ap.add_argument("--repeat", type=int, default=1, help="time this many passes over the data")
     args = ap.parse_args(argv)
     with open(args.data, encoding="utf-8") as fh:
         items = [json.loads(line) for line in fh if line.strip()]
-    tagger = rules_tagger(load_taxonomy(args.topics))
+    if args.tagger:
+        tagger = import_tagger(args.tagger)
+    else:
+        tagger = rules_tagger(load_taxonomy(args.topics))
     topics = [t for t in args.labels.split(",") if t]
     conf, micro, per_item = evaluate(items, tagger, topics)
     for _ in range(args.repeat - 1):
