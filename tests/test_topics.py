@@ -10,6 +10,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.benchmarks.topics import evaluate
 from transforms.failures import DEAD_LETTERS, MAIN, METRICS_NAMESPACE
@@ -164,6 +166,21 @@ def test_negation_weakens_a_match(tax, plain, negated):
     _, plain_scores, _ = topics_of(tax, plain, "")
     _, negated_scores, _ = topics_of(tax, negated, "")
     assert negated_scores["missiles"] < plain_scores["missiles"]
+
+
+WORDS = ["North", "Korea", "missile", "summit", "abductees", "Japanese", "no", "talks",
+         "launched", "campaign", "Fukushima", "nuclear", "the", ".", "\n\n", "Pyongyang"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=60), st.lists(st.sampled_from(WORDS), max_size=8))
+def test_scores_are_bounded_and_hits_follow_the_threshold(words, title_words):
+    tax = load_taxonomy()
+    title, text = " ".join(title_words), " ".join(words)
+    hits, scores = score_topics(tax, title, None, text)
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
+    assert {h.topic for h in hits} == {t for t, s in scores.items() if s >= tax.threshold}
+    assert score_topics(tax, title, None, text) == (hits, scores)
 
 
 # ---------------------------------------------------------------- position weighting
