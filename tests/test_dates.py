@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -63,7 +64,8 @@ def article(
 
 
 def html_page(head: str = "", body: str = "") -> str:
-    return f"<html><head><title>Leaders meet in Seoul today</title>{head}</head><body>{body}</body></html>"
+    title = "<title>Leaders meet in Seoul today</title>"
+    return f"<html><head>{title}{head}</head><body>{body}</body></html>"
 
 
 def published_of(a: Article, reference: datetime = REFERENCE) -> Published | None:
@@ -315,3 +317,98 @@ def test_mentioned_days(text, phrase, day):
 
 def test_weekday_with_a_written_date_is_not_a_relative_mention():
     assert mentioned_days("on Friday, March 29, talks ended", TUESDAY) == ()
+
+
+# --- Seeds: the captures in seeds/, as a capture cleaner hands them on ------------------------
+
+
+def seed(prefix: str) -> str:
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def seed_article(prefix: str, header: tuple[str, ...], first: str, last: str,
+                 publisher: str | None = None) -> Article:
+    """An article from a seed capture: the given header lines, and the body from ``first``
+    (a paragraph's opening words) to the paragraph ending with ``last``, inclusive."""
+    capture = seed(prefix)
+    start = capture.index(first)
+    end = capture.index(last, start) + len(last)
+    body = "\n\n".join(p.strip() for p in capture[start:end].split("\n\n") if p.strip())
+    return apply_datelines(article(body, document=capture, header=header, publisher=publisher))
+
+
+SEED_ARTICLES = {
+    "000": lambda: seed_article(
+        "000", ("By Thomson Reuters Mar 29, 2024 | 5:20 AM", "By Hyunsu Yim"),
+        "SEOUL (Reuters)", "prompting fresh sanctions from Seoul and Washington."),
+    "001": lambda: seed_article(
+        "001", ("The Korea Herald", "By Yonhap", "Published : March 26, 2024 - 19:20",
+                "• Link copied", "Kim Yo-jong (Herald DB) Kim Yo-jong (Herald DB)"),
+        "North Korea will refuse all contact", "(Yonhap)", publisher="The Korea Herald"),
+    "002": lambda: seed_article(
+        "002", ("Contacts",), "SEOUL — North Korea", "quoted as saying in the KCNA report.",
+        publisher="Asian-News.net"),
+    "003": lambda: seed_article(
+        "003", ("March 25, 2024", "2 mins read"), "A summit meeting between", "(ANI)",
+        publisher="Asian Lite News"),
+    "004": lambda: seed_article(
+        "004", ("ugc_banner", "WION Web Team",
+                "New Delhi, Delhi, IndiaUpdated: Apr 29, 2018, 04:10 PM IST", "main img",
+                "File photo of North Korean leader Kim Jong-Un. Photograph:(Reuters)"),
+        "North Korea leader Kim Jong-Un has agreed", "long-range missile tests last year.",
+        publisher="WION"),
+}
+
+
+@pytest.mark.parametrize(
+    "prefix, day, time, offset, certainty",
+    [
+        ("000", "2024-03-29", "05:20", None, TIME_NO_ZONE),
+        ("001", "2024-03-26", "19:20", "+09:00", TIME_WITH_ZONE),
+        ("002", "2024-03-29", None, None, INFERRED_DAY),
+        ("003", "2024-03-25", None, None, DAY),
+        ("004", "2018-04-29", "16:10", "+05:30", TIME_WITH_ZONE),
+    ],
+)
+@pytest.mark.parametrize("reference", [REFERENCE, datetime(2026, 11, 23, tzinfo=UTC)])
+def test_seed_published(prefix, day, time, offset, certainty, reference):
+    got = published_of(SEED_ARTICLES[prefix](), reference)
+    assert (got.date, got.time, got.utc_offset, got.certainty) == (day, time, offset, certainty)
+    assert (got.instant_ms is not None) == (certainty == TIME_WITH_ZONE)
+
+
+@pytest.mark.parametrize(
+    "prefix, phrase, day",
+    [
+        ("001", "said Tuesday", "2024-03-26"),
+        ("001", "press conference Monday", "2024-03-25"),
+        ("003", "reported on Monday", "2024-03-25"),
+        ("004", "said Sunday", "2018-04-29"),
+        ("004", "on Friday", "2018-04-27"),
+    ],
+)
+def test_seed_mentioned_days(prefix, phrase, day):
+    dated = apply_dates(SEED_ARTICLES[prefix](), REFERENCE, PUBLISHERS)
+    assert (phrase, day) in {(m.phrase, m.date) for m in dated.mentioned_days}
+    assert dated.document is None
+
+
+# --- The composite -------------------------------------------------------------------------
+
+
+def test_normalize_dates_composite():
+    dated = article(header=("Published : March 26, 2024 - 19:20",), publisher="Korea Herald",
+                    text="The minister said Tuesday.")
+    undated = Article(id="a2", source="test", kind=KIND_TEXT, url=None, title=None,
+                      text="No date here.", document="No date here.")
+    with TestPipeline() as p:
+        out = p | beam.Create([dated, undated]) | NormalizeDates(REFERENCE)
+        assert_that(
+            out[MAIN] | "Days" >> beam.Map(
+                lambda a: (a.id, a.published.date if a.published else None,
+                           tuple(m.date for m in a.mentioned_days), a.document)),
+            equal_to([("a1", "2024-03-26", ("2024-03-26",), None), ("a2", None, (), None)]),
+            label="main",
+        )
+        assert_that(out[DEAD_LETTERS], equal_to([]), label="dead letters")

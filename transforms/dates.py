@@ -104,10 +104,13 @@ PUBLISHED_META = (
 MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "lastmod")
 JSON_LD_PUBLISHED = ("datePublished", "dateCreated", "uploadDate")
 # Labels of visible date lines: published ones are preferred over updated ones.
+# Labels of visible date lines: published ones are preferred over updated ones. A label may
+# be glued to the word before it in text captures ("New Delhi, IndiaUpdated: ...").
+_LABEL_START = r"(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
 PUBLISHED_LABEL = re.compile(
-    r"\b(?:published|posted|first\s+published|publish\s+date|released|created)\b", re.I
+    _LABEL_START + r"(?i:published|posted|first\s+published|publish\s+date|released|created)\b"
 )
-UPDATED_LABEL = re.compile(r"\b(?:updated|modified|last\s+updated|edited)\b", re.I)
+UPDATED_LABEL = re.compile(_LABEL_START + r"(?i:updated|modified|last\s+updated|edited)\b")
 
 # --- Publisher defaults ---------------------------------------------------------------------
 
@@ -718,7 +721,7 @@ def find_published(
 
 # Words that tie a weekday to the past or future ("last Friday", "next Monday").
 BEFORE_WORDS = ("last", "past", "previous")
-AFTER_WORDS = ("next", "coming", "this coming")
+AFTER_WORDS = ("next", "coming")
 PREPOSITIONS = ("on", "late", "early", "since", "until", "till", "by", "from", "last", "next",
                 "this", "coming", "past", "previous", "before", "after")
 REPORTING_VERBS = ("said", "says", "reported", "announced", "told", "added", "stated",
@@ -728,8 +731,7 @@ NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "s
 
 _WEEKDAY_MENTION = re.compile(
     r"(?:(?P<lead>(?:\b[\w'\u2019-]+\s+){0,2}?)"
-    r"(?P<mod>\b(?:on|late|early|since|until|till|by|from|last|next|this|coming|past|previous)"
-    r"(?:\s+(?:on|coming))?\s+)?)"
+    r"(?P<mod>\b(?i:" + "|".join(PREPOSITIONS) + r")(?:\s+(?:on|coming))?\s+)?)"
     r"\b(?P<wd>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b(?!\s*[,(]?\s*"
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d)"
 )
@@ -748,7 +750,7 @@ def _weekday_phrase(m: re.Match) -> tuple[str, str]:
     mod_first = mod.split()[0].lower() if mod else ""
     if mod_first in BEFORE_WORDS:
         return f"{mod} {wd}", "before"
-    if mod_first in ("next", "coming") or mod.lower() == "this coming":
+    if mod_first in AFTER_WORDS or mod.lower() == "this coming":
         return f"{mod} {wd}", "after"
     if mod:
         verb = lead_words[-1] if lead_words and lead_words[-1].lower() in REPORTING_VERBS else ""

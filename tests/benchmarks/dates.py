@@ -1,4 +1,4 @@
-"""Benchmark: publication-day and dateline accuracy on a folder of pages, and their share of page time."""
+"""Benchmark: day and dateline accuracy on a folder of pages, and their share of page time."""
 
 from __future__ import annotations
 
