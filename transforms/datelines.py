@@ -52,6 +52,13 @@ AGENCIES = {
     "rss": "RSS",
 }
 
+# Capitalised openings that are story labels, not places ("BREAKING:", "UPDATE 1 -").
+NOT_PLACES = frozenset({
+    "BREAKING", "BREAKING NEWS", "UPDATE", "UPDATED", "EXCLUSIVE", "ANALYSIS", "OPINION",
+    "EDITORIAL", "COMMENTARY", "LIVE", "WATCH", "VIDEO", "PHOTOS", "FACTBOX", "EXPLAINER",
+    "CORRECTION", "CORRECTED", "URGENT", "FLASH", "ALERT", "NOTE", "REFILE", "INSIGHT",
+    "FEATURE", "INTERVIEW", "REVIEW", "FILE PHOTO", "ADVISORY", "DEVELOPING",
+})
 # How far into a text a dateline may start: a glued headline or a first line
 # ("N. Korea ready to fire WASHINGTON--North Korea ...") comes before it in some feeds.
 HEADLINE_PREFIX_CHARS = 160
@@ -126,7 +133,7 @@ def _match_at(text: str, pos: int) -> tuple[Dateline, int] | None:
             continue
         groups = m.groupdict()
         place = groups.get("place")
-        if place and len(place) > MAX_PLACE_CHARS:
+        if place and (len(place) > MAX_PLACE_CHARS or place.split(",")[0].strip() in NOT_PLACES):
             continue
         agency = agency_name(groups["agency"]) if groups.get("agency") else None
         if pattern is _AGENCY_ONLY and agency is None:

@@ -21,6 +21,7 @@ from transforms.records import KIND_HTML, Article
 TARGET_DAY_ACCURACY = 0.95
 TARGET_DATELINE_BOTH = 0.95
 TARGET_SHARE = 0.15
+_PUBLISHERS = load_publishers()
 
 
 def _norm(value: str | None, agency: bool = False) -> str | None:
@@ -36,6 +37,18 @@ def _norm(value: str | None, agency: bool = False) -> str | None:
 def _article(page_id: str, html: str, url: str | None, extractor_date: str | None) -> Article:
     return Article(id=page_id, source=page_id, kind=KIND_HTML, url=url, title=None, text="",
                    document=html, extractor_date=extractor_date)
+
+
+def published_day(html: str, url: str | None = None) -> str | None:
+    """The dev scorer's interface (score_dates.py --module tests.benchmarks.dates:published_day)."""
+    got = find_published(_article("page", html, url, None), datetime.now(UTC), _PUBLISHERS)
+    return got.date if got else None
+
+
+def dateline_fields(text: str) -> dict:
+    """The dev datelines interface: {"location": ..., "agency": ...}."""
+    dateline, agency, _ = find_dateline(text)
+    return {"location": dateline.place if dateline else None, "agency": agency}
 
 
 def bench_days(folder: Path, reference: datetime, verbose: bool) -> dict:
