@@ -412,3 +412,28 @@ def test_normalize_dates_composite():
             label="main",
         )
         assert_that(out[DEAD_LETTERS], equal_to([]), label="dead letters")
+
+
+def test_a_dated_sentence_in_a_capture_is_not_the_publication_date():
+    capture = ("Talks resume\n\nOn March 3, 2002, the two leaders met in Pyongyang and signed a "
+               "declaration that set out the path to normal relations between them.\n")
+    assert published_of(article(capture.split("\n\n")[1], document=capture)) is None
+
+
+def test_a_weekday_day_deep_in_the_body_is_not_inferred():
+    text = "Talks resumed. " + "More background. " * 50 + "They met on Friday (March 29)."
+    assert published_of(article(text)) is None
+
+
+def test_declared_url_gives_the_locale_when_the_page_comes_without_one():
+    page = html_page('<link rel="canonical" href="https://giornale.example.it/a">'
+                     '<meta property="article:published_time" content="2020-12-05T23:15:00Z">')
+    got = published_of(article(kind=KIND_HTML, document=page))
+    assert (got.date, got.utc_offset) == ("2020-12-06", "+01:00")
+
+
+def test_epoch_attribute_is_read_in_utc():
+    page = html_page(body='<span data-time-ms="1594448702000">Jul 10</span>')
+    got = published_of(article(kind=KIND_HTML, document=page))
+    assert (got.date, got.time, got.utc_offset, got.evidence) == (
+        "2020-07-11", "06:25", "+00:00", "attr:data-time")

@@ -43,6 +43,12 @@ DAY_CEILING_SLACK = timedelta(hours=14)
 BYLINE_WINDOW_CHARS = 400
 # How many lines at the top of a text capture are searched for a dated line.
 CAPTURE_TOP_LINES = 40
+# Longer lines are sentences: a date in one is an event's, not the page's ('in March 2002').
+MAX_DATE_LINE_CHARS = 100
+# How many text nodes after the headline are read for a byline date.
+BYLINE_NODES = 60
+# How far into the body a "Friday (March 29)" is taken as the story's own day (the lede).
+LEDE_CHARS = 600
 # How far before or after a date a time of day may be written ("11:25 PM - 10 Jul 2020").
 TIME_WINDOW_CHARS = 24
 
@@ -529,10 +535,13 @@ def _headline(tree):
     return first_h1
 
 
+_FOLLOWING_TEXT = lxml_html.etree.XPath(f"following::text()[position() <= {BYLINE_NODES}]")
+
+
 def _after(el, limit: int) -> list[str]:
     """The lines of visible text that follow an element, up to ``limit`` characters."""
     lines, total = [], 0
-    for piece in el.xpath("following::text()"):
+    for piece in _FOLLOWING_TEXT(el):
         piece = piece.strip()
         if piece:
             lines.append(piece)
@@ -581,7 +590,7 @@ def _html_candidates(tree, day_first: bool, ceiling_year: int) -> Iterator[Candi
                                     ceiling_year)
     for el in tree.iterfind(".//time[@datetime]"):
         yield "time:datetime", parse_machine(el.get("datetime"))
-    for el in tree.xpath(".//*[@data-time-ms or @data-timestamp or @data-time][1]"):
+    for el in tree.xpath("(.//*[@data-time-ms or @data-timestamp or @data-time])[1]"):
         value = el.get("data-time-ms") or el.get("data-timestamp") or el.get("data-time")
         yield "attr:data-time", _epoch(value)
     for name in MODIFIED_META:
@@ -603,6 +612,8 @@ def _line_candidates(
     """Dated lines: 'Published' ones first, then plain dated lines, then 'Updated' ones."""
     published, plain, updated = [], [], []
     for line in lines:
+        if len(line) > MAX_DATE_LINE_CHARS:
+            continue
         reading = parse_human(line, day_first, ceiling_year)
         if reading is None:
             continue
@@ -674,7 +685,7 @@ def _inferred_candidates(
             else:
                 found = _latest_year(month, day_num, ceiling, None)
                 yield "dateline", Reading(found, inferred=True) if found else None
-    m = _WEEKDAY_DAY.search(text)
+    m = _WEEKDAY_DAY.search(text[:LEDE_CHARS])
     if m:
         month, day_num = ALL_MONTHS[m.group("mon").lower().rstrip(".")], int(m.group("day"))
         found = _latest_year(month, day_num, ceiling, WEEKDAYS[m.group("wd").lower()])
