@@ -655,6 +655,11 @@ _WEEKDAY_DAY = re.compile(
     rf"{_MONTH_RE}\s+(?P<day>\d{{1,2}}){_ORD}\)?(?!,?\s*\d)",
     re.I,
 )
+_REPORTED_BEFORE = re.compile(
+    r"\b(?:said|says|reported|reports|announced|told|stated|confirmed|added|warned|declared)"
+    r"\b(?:\s+\S+){0,2}?\s*$",
+    re.I,
+)
 _DATELINE_DAY = re.compile(rf"{_MONTH_RE}\s*(?P<day>\d{{1,2}})(?:,?\s*(?P<year>\d{{4}}))?", re.I)
 
 
@@ -685,11 +690,15 @@ def _inferred_candidates(
             else:
                 found = _latest_year(month, day_num, ceiling, None)
                 yield "dateline", Reading(found, inferred=True) if found else None
-    m = _WEEKDAY_DAY.search(text[:LEDE_CHARS])
-    if m:
+    for m in _WEEKDAY_DAY.finditer(text[:LEDE_CHARS]):
+        # Only a reported day is the story's own ("KCNA reported on Friday (March 29)"); a
+        # bare one may be an announced future event ("tickets go on sale Friday, Dec. 6").
+        if not _REPORTED_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
+            continue
         month, day_num = ALL_MONTHS[m.group("mon").lower().rstrip(".")], int(m.group("day"))
         found = _latest_year(month, day_num, ceiling, WEEKDAYS[m.group("wd").lower()])
         yield "text:weekday", Reading(found, inferred=True) if found else None
+        break
 
 
 def _candidates(
