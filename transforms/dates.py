@@ -52,6 +52,18 @@ LEDE_CHARS = 600
 # How far before or after a date a time of day may be written ("11:25 PM - 10 Jul 2020").
 TIME_WINDOW_CHARS = 24
 
+# Words that tie a weekday to the past or future ("last Friday", "next Monday").
+BEFORE_WORDS = ("last", "past", "previous")
+AFTER_WORDS = ("next", "coming")
+PREPOSITIONS = ("on", "late", "early", "since", "until", "till", "by", "from", "last", "next",
+                "this", "coming", "past", "previous", "before", "after")
+# Verbs of a reported past event: kept in a mention's phrase ("said Tuesday"), and they make a
+# yearless "Friday (March 29)" the story's own day.
+REPORTING_VERBS = ("said", "says", "reported", "reports", "announced", "told", "added", "stated",
+                   "confirmed", "warned", "declared", "claimed", "revealed", "held", "met")
+NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                "seven": 7}
+
 MONTHS = {
     "jan": 1, "january": 1, "feb": 2, "february": 2, "mar": 3, "march": 3, "apr": 4,
     "april": 4, "may": 5, "jun": 6, "june": 6, "jul": 7, "july": 7, "aug": 8, "august": 8,
@@ -656,9 +668,7 @@ _WEEKDAY_DAY = re.compile(
     re.I,
 )
 _REPORTED_BEFORE = re.compile(
-    r"\b(?:said|says|reported|reports|announced|told|stated|confirmed|added|warned|declared)"
-    r"\b(?:\s+\S+){0,2}?\s*$",
-    re.I,
+    r"\b(?:" + "|".join(REPORTING_VERBS) + r")\b(?:\s+\S+){0,2}?\s*$", re.I
 )
 _DATELINE_DAY = re.compile(rf"{_MONTH_RE}\s*(?P<day>\d{{1,2}})(?:,?\s*(?P<year>\d{{4}}))?", re.I)
 
@@ -738,16 +748,6 @@ def find_published(
 
 
 # --- Days mentioned in the text -------------------------------------------------------------
-
-# Words that tie a weekday to the past or future ("last Friday", "next Monday").
-BEFORE_WORDS = ("last", "past", "previous")
-AFTER_WORDS = ("next", "coming")
-PREPOSITIONS = ("on", "late", "early", "since", "until", "till", "by", "from", "last", "next",
-                "this", "coming", "past", "previous", "before", "after")
-REPORTING_VERBS = ("said", "says", "reported", "announced", "told", "added", "stated",
-                   "confirmed", "warned", "declared", "claimed", "revealed", "held", "met")
-NUMBER_WORDS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-                "seven": 7}
 
 _WEEKDAY_MENTION = re.compile(
     r"(?:(?P<lead>(?:\b[\w'\u2019-]+\s+){0,2}?)"
