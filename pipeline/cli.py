@@ -7,7 +7,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -50,6 +52,32 @@ def reference_time(value: str | None) -> datetime:
         return datetime.now(UTC).replace(microsecond=0)
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class WorkerLost(RuntimeError):
+    """A Beam worker process died; the local runner would otherwise wait for it forever."""
+
+
+def fail_fast_on_lost_workers() -> None:
+    """Turn a dead local worker into an exception in the main thread.
+
+    Beam's local multi-processing runner notices a dead worker in a background
+    thread and raises there, while the main thread keeps waiting for results
+    that never come. Re-raise it in the main thread (through a real signal, which
+    interrupts a blocking wait) so the run fails and can be retried.
+    """
+    previous_hook = threading.excepthook
+
+    def hook(args) -> None:
+        if "Worker subprocess exited" in str(args.exc_value):
+            os.kill(os.getpid(), signal.SIGUSR1)
+        previous_hook(args)
+
+    def raise_lost(signum, frame) -> None:
+        raise WorkerLost("a Beam worker process exited during the run")
+
+    threading.excepthook = hook
+    signal.signal(signal.SIGUSR1, raise_lost)
 
 
 def remove_beam_temporaries(output: str) -> int:
