@@ -187,11 +187,26 @@ def run(argv: list[str]) -> int:
     from pipeline.build import build
 
     started = time.monotonic()
-    pipeline = build(
-        beam.Pipeline(options=options), opts, reference_time(opts.reference_time), inputs
-    )
-    result = pipeline.run()
-    result.wait_until_finish()
+    reference = reference_time(opts.reference_time)
+    attempts = max(1, opts.run_attempts)
+    if threading.current_thread() is threading.main_thread():
+        fail_fast_on_lost_workers()
+    for attempt in range(1, attempts + 1):
+        try:
+            result = build(beam.Pipeline(options=options), opts, reference, inputs).run()
+            result.wait_until_finish()
+            break
+        except Exception as exc:  # noqa: BLE001 - a failed run is retried whole, then reported
+            remove_beam_temporaries(opts.output)
+            # Beam's local runners do not retry a lost worker; Beam publishes output only
+            # when the whole run succeeds, so running again cannot duplicate anything.
+            first_line = (str(exc).splitlines() or [repr(exc)])[0][:200]
+            if attempt == attempts:
+                print(f"newsbeam: run failed after {attempts} attempt(s): {first_line}",
+                      file=sys.stderr)
+                return 1
+            LOG.warning("run failed (%s); running again, attempt %d of %d",
+                        first_line, attempt + 1, attempts)
     summary = summarize(counters(result), time.monotonic() - started, inputs, opts.output)
     os.makedirs(opts.output, exist_ok=True)
     with open(os.path.join(opts.output, "summary.json"), "w", encoding="utf-8") as handle:
