@@ -21,6 +21,7 @@ from pipeline.options import DEFAULT_INPUT, NewsbeamOptions
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns
 from transforms.failures import METRICS_NAMESPACE
+from transforms.output import WRITTEN_TOPIC_PREFIX
 
 LOG = logging.getLogger("newsbeam")
 USAGE = """usage: newsbeam run [--input GLOB ...] [--output DIR] [--topics FILE] [Beam options]
@@ -136,9 +137,9 @@ def summarize(totals: dict[str, int], seconds: float, inputs: list[str], output:
         "articles_per_topic": dict(
             sorted(
                 (
-                    (name.removeprefix("topic_"), n)
+                    (name.removeprefix(WRITTEN_TOPIC_PREFIX), n)
                     for name, n in totals.items()
-                    if name.startswith("topic_") and n
+                    if name.startswith(WRITTEN_TOPIC_PREFIX) and n
                 ),
                 key=lambda item: (-item[1], item[0]),
             )
