@@ -60,6 +60,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import re
+import uuid
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -224,6 +225,9 @@ def _day_ordinal(date: str | None) -> int | None:
         return None
 
 
+_UNKNOWN_TIME = 2**62  # sorts after any instant in epoch ms
+
+
 def rank_key(article: Article) -> tuple:
     """Canonical order: earliest publication, then the longer text, then the id (smaller wins)."""
     pub = article.published
@@ -235,7 +239,7 @@ def rank_key(article: Article) -> tuple:
         # as the day's end, since a page that states its time is more likely
         # the original than a copy dated by day only.
         instant = pub.instant_ms
-        when = (0, day, instant if instant is not None else 2**62)
+        when = (0, day, instant if instant is not None else _UNKNOWN_TIME)
     return (*when, -len(normalise_words(article.text)), article.id)
 
 
@@ -303,12 +307,19 @@ def is_same_story(
         # The larger published strictly later and mostly new: an update with
         # substantial new reporting. (A larger page published first is the
         # original, and the smaller a cut-down copy.)
-        if large.day > small.day or (large.day == small.day and large.rank[2] < 2**62
-                                     and small.rank[2] < 2**62 and large.rank[2] > small.rank[2]):
+        if _published_after(large, small):
             inter = containment * small.size
             if 1.0 - inter / large.size > MAX_NEW_SHARE_OF_UPDATE:
                 return False
     return True
+
+
+def _published_after(a: Summary, b: Summary) -> bool:
+    """Whether ``a`` is known to be published after ``b`` (a later day, or a later instant)."""
+    if a.day is None or b.day is None or a.day != b.day:
+        return a.day is not None and b.day is not None and a.day > b.day
+    a_instant, b_instant = a.rank[2], b.rank[2]
+    return a_instant < _UNKNOWN_TIME and b_instant < _UNKNOWN_TIME and a_instant > b_instant
 
 
 def syndication(copy: Summary, canonical: Summary) -> Syndication:
@@ -469,7 +480,7 @@ class _Entry:
 class _Index:
     """Decoded mirror of one key's state: entries by id and by band key."""
 
-    def __init__(self, version: int, records: Iterable[tuple]):
+    def __init__(self, version: str, records: Iterable[tuple]):
         self.version = version
         self.entries: dict[str, _Entry] = {}
         self.summaries: dict[str, Summary] = {}
@@ -504,7 +515,7 @@ class _Index:
 
 
 _RECORDS = BagStateSpec("records", beam.coders.PickleCoder())
-_VERSION = ReadModifyWriteStateSpec("version", VarIntCoder())
+_VERSION = ReadModifyWriteStateSpec("version", StrUtf8Coder())
 _NEWEST = ReadModifyWriteStateSpec("newest_ms", VarIntCoder())
 _OLDEST = ReadModifyWriteStateSpec("oldest_ms", VarIntCoder())
 _ARMED = ReadModifyWriteStateSpec("armed", StrUtf8Coder())
@@ -518,6 +529,13 @@ _ARMED_P = beam.DoFn.StateParam(_ARMED)
 _SWEEP_P = beam.DoFn.TimerParam(_SWEEP)
 
 
+def _token() -> str:
+    # A fresh token per state write tells this instance's decoded index apart
+    # from state written elsewhere (another worker, a retried bundle). It only
+    # decides when to re-read state, never what is output.
+    return uuid.uuid4().hex
+
+
 class _StreamingSyndication(beam.DoFn):
 
     def __init__(self, ttl_days: float):
@@ -529,7 +547,7 @@ class _StreamingSyndication(beam.DoFn):
         self._index = {}
 
     def _mirror(self, key: str, version_state, records_state) -> _Index:
-        version = version_state.read() or 0
+        version = version_state.read() or ""
         index = self._index.get(key)
         if index is None or index.version != version:
             index = _Index(version, records_state.read())
@@ -539,7 +557,7 @@ class _StreamingSyndication(beam.DoFn):
     def _append(self, key, index, record, version_state, records_state) -> None:
         records_state.add(record)
         index.apply(record)
-        index.version += 1
+        index.version = _token()
         version_state.write(index.version)
 
     def process(
@@ -631,7 +649,7 @@ class _StreamingSyndication(beam.DoFn):
         records_state.clear()
         for entry in keep:
             records_state.add(("entry", entry))
-        fresh = _Index(index.version + 1, [("entry", e) for e in keep])
+        fresh = _Index(_token(), [("entry", e) for e in keep])
         self._index[key] = fresh
         version_state.write(fresh.version)
         count("syndication_state_swept", len(index.entries) - len(keep))
