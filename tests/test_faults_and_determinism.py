@@ -16,7 +16,7 @@ import pytest
 import schemas
 from tests.corpus import write_corpus
 from tests.hostile_pages import hostile_pages
-from tests.support import REFERENCE_TIME, SEEDS, copy_seeds, read_records, run_newsbeam
+from tests.support import REFERENCE_TIME, copy_seeds, read_records, run_newsbeam
 
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 KILL_DEADLINE_SECONDS = 60

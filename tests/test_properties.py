@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support import read_records, run_newsbeam
-from transforms.dates import apply_dates, load_publishers
 from transforms.datelines import apply_datelines
+from transforms.dates import apply_dates, load_publishers
 from transforms.decode import decode_page
 from transforms.extract import extract_document
 from transforms.failures import run_guarded
