@@ -260,7 +260,7 @@ def bench_topics(data: Path, tmp: Path, args) -> str:
     predictions = []
     for key in keys:
         record = out.records.get(key)
-        predictions.append({t["topic"] for t in record["topics"]} if record else set())
+        predictions.append(set(record["topics"]) if record else set())
     topics = list(DEFAULT_TOPICS)
     conf, micro = tally(items, predictions, topics)
     print(report(conf, micro, out.seconds / len(items), len(items)))
