@@ -187,6 +187,10 @@ def bench_dates(data: Path, tmp: Path, args) -> str:
         if args.verbose and day != want:
             print(f"  {page['id']}: want {want} got {day} ({level})")
     dated = right + wrong + none
+    dead_dated = certainty["none"]["dead"]
+    print(f"day accuracy over the dated pages that became articles: "
+          f"{right / max(dated - dead_dated, 1):.3f} ({right}/{dated - dead_dated}); "
+          f"{dead_dated} dated pages are dead letters")
     for outcome in ("right", "wrong", "none"):
         levels = ", ".join(f"{k} {n}" for k, n in sorted(certainty[outcome].items())) or "-"
         print(f"  {outcome:5s}: {levels}")
