@@ -407,6 +407,29 @@ def _in_context(lines: list[_Line]) -> list[_Line]:
     return out
 
 
+def _cut_off_end_as_prose(lines: list[_Line]) -> list[_Line]:
+    """A text cut off mid-sentence (a feed's truncated description or opening, a wire text
+    ending in a link or a "-0-" mark) has no line that ends as sentences end. Used only when
+    nothing else reads as prose: its last line counts as prose when it is long enough to be
+    article text and nothing marks it as chrome."""
+    filled = [i for i, ln in enumerate(lines) if ln.text]
+    if not filled:
+        return lines
+    last = lines[filled[-1]]
+    if (
+        last.bullet
+        or words(last.text) < ARTICLE_MIN_WORDS
+        or STOP_MARKER.match(last.text)
+        or drop_reason(last.text)
+        or _DOUBLED.match(last.text)
+        or _MARKUP.match(last.text)
+    ):
+        return lines
+    out = list(lines)
+    out[filled[-1]] = _Line(last.text, last.bullet, float(len(last.text)))
+    return out
+
+
 def _best_region(lines: Sequence[_Line]) -> tuple[int, int] | None:
     """The run of lines with the most prose net of chrome (maximum-sum subarray)."""
     best, best_span = 0.0, None
@@ -473,6 +496,9 @@ def clean_capture(text: str) -> Extracted:
     """Title, header, body and credits of a plain-text capture of a news page."""
     lines = _in_context([_classify(raw) for raw in _capture_lines(text)])
     span = _best_region(lines)
+    if span is None:
+        lines = _cut_off_end_as_prose(lines)
+        span = _best_region(lines)
     if span is None:
         raise StageError("no_article", "no article prose in the capture")
     start, end = span

@@ -101,14 +101,19 @@ def bench_extractor_date(folder: Path, reference: datetime) -> float:
     return right / dated if dated else 0.0
 
 
+def dateline_hits(item: dict, place: str | None, agency: str | None) -> tuple[bool, bool]:
+    """Whether a found place and agency match a dev item, after the dev normalisation."""
+    return (_norm(place) == _norm(item["expected_location"]),
+            _norm(agency, True) == _norm(item["expected_agency"], True))
+
+
 def bench_datelines(path: Path, verbose: bool) -> dict:
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     place = agency = both = 0
     for item in items:
         dateline, found_agency, _ = find_dateline(item["text"])
         got_place = dateline.place if dateline else None
-        ok_place = _norm(got_place) == _norm(item["expected_location"])
-        ok_agency = _norm(found_agency, True) == _norm(item["expected_agency"], True)
+        ok_place, ok_agency = dateline_hits(item, got_place, found_agency)
         place += ok_place
         agency += ok_agency
         both += ok_place and ok_agency

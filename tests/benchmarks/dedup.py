@@ -86,15 +86,20 @@ def run(pairs_path: str, runner: str = "DirectRunner") -> dict:
     for row, a, b in sides:
         if row["same_story"] is None:
             continue
-        same = canonical[a] == canonical[b]
-        outcome = {(True, True): "tp", (True, False): "fn", (False, True): "fp",
-                   (False, False): "tn"}[(bool(row["same_story"]), same)]
-        counts[row["relation"]][outcome] += 1
-        counts["ALL"][outcome] += 1
-        if outcome in ("fn", "fp"):
-            ta, tb = (_short(row[s].get("title")) for s in "ab")
-            print(f"  {outcome} {row['id']} {row['relation']}: {ta!r} / {tb!r}")
+        tally_pair(counts, row, canonical[a] == canonical[b])
     return counts
+
+
+def tally_pair(counts: dict[str, Counter], row: dict, same: bool) -> str:
+    """Count one labelled pair's outcome under its relation and ALL; print it when wrong."""
+    outcome = {(True, True): "tp", (True, False): "fn", (False, True): "fp",
+               (False, False): "tn"}[(bool(row["same_story"]), same)]
+    counts[row["relation"]][outcome] += 1
+    counts["ALL"][outcome] += 1
+    if outcome in ("fn", "fp"):
+        ta, tb = (_short(row[s].get("title")) for s in "ab")
+        print(f"  {outcome} {row['id']} {row['relation']}: {ta!r} / {tb!r}")
+    return outcome
 
 
 def _short(title: str | None) -> str:
@@ -117,7 +122,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--pairs", required=True)
     args = ap.parse_args()
-    counts = run(args.pairs)
+    print_table(run(args.pairs))
+
+
+def print_table(counts: dict[str, Counter]) -> None:
+    """n, tp, fp, fn, tn and P/R/F1 per relation, ALL last."""
     head = " ".join(f"{h:>3s}" for h in ("n", "tp", "fp", "fn", "tn"))
     print(f"{'relation':36s} {head}  P      R      F1")
     for rel in sorted(counts, key=lambda r: (r == "ALL", r)):

@@ -59,10 +59,17 @@ class Confusion:
 def evaluate(items: Sequence[dict], tagger: Tagger,
              topics: Sequence[str] = DEFAULT_TOPICS) -> tuple[dict[str, Confusion], float, float]:
     """Confusion per topic, micro-F1 over all item-topic decisions, and seconds per item."""
-    conf = {t: Confusion() for t in topics}
     started = time.perf_counter()
     predictions = [set(tagger(it.get("title") or "", it.get("text") or "")) for it in items]
     per_item = (time.perf_counter() - started) / max(len(items), 1)
+    conf, micro = tally(items, predictions, topics)
+    return conf, micro, per_item
+
+
+def tally(items: Sequence[dict], predictions: Sequence[set[str]],
+          topics: Sequence[str] = DEFAULT_TOPICS) -> tuple[dict[str, Confusion], float]:
+    """Confusion per topic and micro-F1 of given predictions (one set of topics per item)."""
+    conf = {t: Confusion() for t in topics}
     for i, (item, got) in enumerate(zip(items, predictions, strict=True)):
         gold = set(item.get("labels") or ())
         name = (item.get("title") or item.get("text") or "")[:70].replace("\n", " ")
@@ -83,7 +90,7 @@ def evaluate(items: Sequence[dict], tagger: Tagger,
     fp = sum(c.fp for c in conf.values())
     fn = sum(c.fn for c in conf.values())
     micro = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
-    return conf, micro, per_item
+    return conf, micro
 
 
 def report(conf: dict[str, Confusion], micro: float, per_item: float, n: int) -> str:
