@@ -210,3 +210,33 @@ def test_clean_paragraphs_drops_repeats_title_and_teasers():
         "Timetables will be posted at both landing stages next week.",
     )
     assert got.credits == ("Reporting by Mara Lindqvist; Editing by Paul Schenk",)
+
+
+@pytest.mark.parametrize(
+    "text, title, body",
+    [
+        ("Kim Jong Un inspects new fishing port in Sinpo", "Kim Jong Un inspects new fishing port in Sinpo",
+         "Kim Jong Un inspects new fishing port in Sinpo"),
+        ("Ferry line to Sado Island resumes service\n\nThe operator said boats would run twice a day "
+         "from Monday after repairs", "Ferry line to Sado Island resumes service",
+         "The operator said boats would run twice a day from Monday after repairs"),
+    ],
+)
+def test_a_headline_or_brief_alone_is_a_news_item(text, title, body):
+    extracted = clean_capture(text)
+    assert (extracted.title, extracted.text) == (title, body)
+
+
+@pytest.mark.parametrize("text", ["Home News Sport", "Page not found", "   * Home\n   * News\n",
+                                  "Share this with Facebook"])
+def test_short_chrome_is_still_no_article(text):
+    with pytest.raises(StageError) as err:
+        clean_capture(text)
+    assert err.value.reason == "no_article"
+
+
+def test_an_opening_cut_off_mid_sentence_is_kept():
+    text = ("SEOUL, Oct. 3 (Yonhap) -- The ferry operator on the southern coast said on Friday that "
+            "it would add two evening crossings from next month after passenger numbers rose by a "
+            "third over the summer, while the port authority")
+    assert clean_capture(text).text.startswith("SEOUL, Oct. 3 (Yonhap) --")

@@ -53,6 +53,10 @@ ARTICLE_MIN_WORDS = 20
 # A headline has this many words at most (and at least).
 TITLE_MAX_WORDS = 30
 TITLE_MIN_WORDS = 2
+# A capture with no prose paragraph is still a news item when it is a headline
+# (at least this many words), optionally with a line or two of brief under it.
+SHORT_ITEM_MIN_WORDS = 4
+SHORT_ITEM_MAX_LINES = 3
 # Paragraphs shorter than this are not checked for repetition (headings, "___" rules).
 REPEAT_MIN_CHARS = 40
 
@@ -500,6 +504,9 @@ def clean_capture(text: str) -> Extracted:
         lines = _cut_off_end_as_prose(lines)
         span = _best_region(lines)
     if span is None:
+        short = _short_item(lines)
+        if short is not None:
+            return short
         raise StageError("no_article", "no article prose in the capture")
     start, end = span
 
@@ -591,6 +598,26 @@ def clean_capture(text: str) -> Extracted:
         header=tuple(header),
         credits=tuple(credits),
     )
+
+
+def _short_item(lines: Sequence[_Line]) -> Extracted | None:
+    """A wire headline or brief alone (no prose paragraph): its headline is its text.
+
+    Feeds of headlines and one-line briefs are news items a desk routes; a page
+    with at most ``SHORT_ITEM_MAX_LINES`` clean lines, the first reading as a
+    headline, is kept rather than dead-lettered. Chrome never qualifies.
+    """
+    texts = [line for line in lines if line.text]
+    if not texts or len(texts) > SHORT_ITEM_MAX_LINES:
+        return None
+    if any(line.bullet or drop_reason(line.text) or _MARKUP.match(line.text)
+           or STOP_MARKER.match(line.text) for line in texts):
+        return None
+    title = texts[0].text
+    if not SHORT_ITEM_MIN_WORDS <= words(title) <= TITLE_MAX_WORDS:
+        return None
+    body = [line.text for line in texts[1:]] or [title]
+    return Extracted(title=title, text="\n\n".join(body))
 
 
 def _capture_authors(header: Sequence[str]) -> tuple[str, ...]:
