@@ -172,3 +172,27 @@ def test_extract_articles_composite_outputs_articles_and_dead_letters():
             equal_to([("empty.src", "extract", "no_article")]),
             label="dead_letters",
         )
+
+
+def _photo_page(og_type: str, description: str) -> str:
+    return (f'<html><head><title>Harbour lights festival opens - Coastline Gazette</title>'
+            f'<meta property="og:type" content="{og_type}">'
+            f'<meta property="og:description" content="{description}"></head>'
+            f'<body><div class="gallery"><img src="a.jpg"><img src="b.jpg"></div></body></html>')
+
+
+def test_a_photo_or_video_article_without_body_text_is_its_description():
+    description = "Thousands gathered on the quay on Friday night as the harbour lights festival opened"
+    extracted = extract_html(_photo_page("article", description))
+    assert extracted.text == description
+    assert extracted.title.startswith("Harbour lights festival opens")
+
+
+@pytest.mark.parametrize("og_type, description", [
+    ("website", "Thousands gathered on the quay on Friday night as the festival opened"),
+    ("article", "Photos"),
+])
+def test_a_page_that_is_not_an_article_stays_no_article(og_type, description):
+    with pytest.raises(StageError) as err:
+        extract_html(_photo_page(og_type, description))
+    assert err.value.reason == "no_article"

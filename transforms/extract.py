@@ -46,6 +46,10 @@ TRAFILATURA_OPTIONS: dict[str, Any] = {
 # Shorter texts give py3langid too little to go on.
 LANGUAGE_MIN_CHARS = 40
 LANGUAGE_SAMPLE_CHARS = 2000
+# og:type values of pages that are news items even when their body is a photo or video.
+DESCRIBED_PAGE_TYPES = ("article", "video", "photo", "newsarticle")
+# A description shorter than this is a slogan, not a news item.
+DESCRIBED_MIN_WORDS = 6
 
 
 class _Timeout(BaseException):
@@ -141,15 +145,40 @@ def _authors(author: str | None) -> tuple[str, ...]:
     return tuple(people or names)
 
 
+def _no_article(why: str) -> Extracted:
+    raise StageError("no_article", why)
+
+
+def described_item(html: str, url: str | None = None) -> Extracted | None:
+    """A page that declares itself an article (og:type) but has no body text: a photo,
+    a video or an embedded post. Its description is the news item; None otherwise."""
+    meta = trafilatura.extract_metadata(html, default_url=url)
+    if meta is None:
+        return None
+    description = " ".join((meta.description or "").split())
+    if not (meta.pagetype or "").lower().startswith(DESCRIBED_PAGE_TYPES):
+        return None
+    if len(description.split()) < DESCRIBED_MIN_WORDS:
+        return None
+    return Extracted(
+        title=split_title(meta.title, meta.sitename, meta.hostname),
+        text=description,
+        authors=_authors(meta.author),
+        publisher=meta.sitename or None,
+        language=detect_language(description),
+        date=meta.date or None,
+    )
+
+
 def extract_html(html: str, url: str | None = None) -> Extracted:
     """Article text and metadata of an HTML page (trafilatura, then our cleanup)."""
     doc = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
     if doc is None or not (doc.text or "").strip():
-        raise StageError("no_article", "trafilatura found no main text")
+        return described_item(html, url) or _no_article("trafilatura found no main text")
     title = split_title(doc.title, doc.sitename, doc.hostname)
     cleaned = clean_paragraphs(doc.text.split("\n"), title=title, description=doc.description)
     if not is_article_like(cleaned.paragraphs):
-        raise StageError("no_article", "nothing article-like left after cleanup")
+        return described_item(html, url) or _no_article("nothing article-like left after cleanup")
     text = "\n\n".join(cleaned.paragraphs)
     language = doc.language or detect_language(text)
     return Extracted(
