@@ -6,7 +6,10 @@ import glob
 import json
 import logging
 import os
+import shutil
+import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -18,6 +21,7 @@ from pipeline.options import DEFAULT_INPUT, NewsbeamOptions
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns
 from transforms.failures import METRICS_NAMESPACE
+from transforms.output import WRITTEN_TOPIC_PREFIX
 
 LOG = logging.getLogger("newsbeam")
 USAGE = """usage: newsbeam run [--input GLOB ...] [--output DIR] [--topics FILE] [Beam options]
@@ -51,6 +55,42 @@ def reference_time(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+class WorkerLost(RuntimeError):
+    """A Beam worker process died; the local runner would otherwise wait for it forever."""
+
+
+def fail_fast_on_lost_workers() -> None:
+    """Turn a dead local worker into an exception in the main thread.
+
+    Beam's local multi-processing runner notices a dead worker in a background
+    thread and raises there, while the main thread keeps waiting for results
+    that never come. Re-raise it in the main thread (through a real signal, which
+    interrupts a blocking wait) so the run fails and can be retried.
+    """
+    previous_hook = threading.excepthook
+
+    def hook(args) -> None:
+        if "Worker subprocess exited" in str(args.exc_value):
+            os.kill(os.getpid(), signal.SIGUSR1)
+        previous_hook(args)
+
+    def raise_lost(signum, frame) -> None:
+        raise WorkerLost("a Beam worker process exited during the run")
+
+    threading.excepthook = hook
+    signal.signal(signal.SIGUSR1, raise_lost)
+
+
+def remove_beam_temporaries(output: str) -> int:
+    """Remove the temporary folders a failed Beam write leaves (``<kind>/beam-temp-*``)."""
+    removed = 0
+    for kind in OUTPUTS:
+        for path in glob.glob(os.path.join(output, kind, "beam-temp-*")):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def clear_previous_output(output: str) -> int:
     """Remove the Avro files and summary of an earlier run in ``output``; returns how many."""
     removed = 0
@@ -61,7 +101,7 @@ def clear_previous_output(output: str) -> int:
     summary = os.path.join(output, "summary.json")
     if os.path.exists(summary):
         os.remove(summary)
-    return removed
+    return removed + remove_beam_temporaries(output)
 
 
 def counters(result) -> dict[str, int]:
@@ -97,9 +137,9 @@ def summarize(totals: dict[str, int], seconds: float, inputs: list[str], output:
         "articles_per_topic": dict(
             sorted(
                 (
-                    (name.removeprefix("topic_"), n)
+                    (name.removeprefix(WRITTEN_TOPIC_PREFIX), n)
                     for name, n in totals.items()
-                    if name.startswith("topic_") and n
+                    if name.startswith(WRITTEN_TOPIC_PREFIX) and n
                 ),
                 key=lambda item: (-item[1], item[0]),
             )
@@ -148,11 +188,26 @@ def run(argv: list[str]) -> int:
     from pipeline.build import build
 
     started = time.monotonic()
-    pipeline = build(
-        beam.Pipeline(options=options), opts, reference_time(opts.reference_time), inputs
-    )
-    result = pipeline.run()
-    result.wait_until_finish()
+    reference = reference_time(opts.reference_time)
+    attempts = max(1, opts.run_attempts)
+    if threading.current_thread() is threading.main_thread():
+        fail_fast_on_lost_workers()
+    for attempt in range(1, attempts + 1):
+        try:
+            result = build(beam.Pipeline(options=options), opts, reference, inputs).run()
+            result.wait_until_finish()
+            break
+        except Exception as exc:  # noqa: BLE001 - a failed run is retried whole, then reported
+            remove_beam_temporaries(opts.output)
+            # Beam's local runners do not retry a lost worker; Beam publishes output only
+            # when the whole run succeeds, so running again cannot duplicate anything.
+            first_line = (str(exc).splitlines() or [repr(exc)])[0][:200]
+            if attempt == attempts:
+                print(f"newsbeam: run failed after {attempts} attempt(s): {first_line}",
+                      file=sys.stderr)
+                return 1
+            LOG.warning("run failed (%s); running again, attempt %d of %d",
+                        first_line, attempt + 1, attempts)
     summary = summarize(counters(result), time.monotonic() - started, inputs, opts.output)
     os.makedirs(opts.output, exist_ok=True)
     with open(os.path.join(opts.output, "summary.json"), "w", encoding="utf-8") as handle:

@@ -66,6 +66,13 @@ class NewsbeamOptions(PipelineOptions):
             help="Avro files per output folder in batch (0: let the runner decide).",
         )
         parser.add_argument(
+            "--run_attempts",
+            type=int,
+            default=2,
+            help="Batch: run the whole pipeline again when a run fails (e.g. a worker process "
+            "died); output is only published when a run succeeds, so a retry adds no duplicates.",
+        )
+        parser.add_argument(
             "--watch",
             default=None,
             help="Streaming: glob of a folder to watch; each new page file is processed once.",

@@ -11,7 +11,7 @@ import fastavro
 ARTICLE = "article"
 DEAD_LETTER = "dead_letter"
 # Bump when a schema changes; see schemas/README.md for the compatibility rule.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @cache

@@ -13,6 +13,9 @@ import schemas
 from transforms.failures import count
 from transforms.records import Article, DeadLetter
 
+# Counter prefix for articles written per topic (the topics stage counts tags as "topic_").
+WRITTEN_TOPIC_PREFIX = "articles_topic_"
+
 
 def pipeline_version() -> str:
     """What produced a record: newsbeam, schema and extractor versions."""
@@ -86,7 +89,7 @@ def _count_article(article: Article, kind: str) -> Iterable[Article]:
     count(f"{kind}_written")
     if kind == "articles":
         for hit in article.topics:
-            count(f"topic_{hit.topic}")
+            count(f"{WRITTEN_TOPIC_PREFIX}{hit.topic}")
     yield article
 
 

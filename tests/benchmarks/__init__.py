@@ -1,0 +1,1 @@
+"""Benchmarks run by hand against the shared dev sets (not part of the test suite)."""

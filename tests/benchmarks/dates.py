@@ -1,0 +1,166 @@
+"""Benchmark: day and dateline accuracy on a folder of pages, and their share of page time."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import trafilatura
+
+from transforms.datelines import find_dateline
+from transforms.dates import find_published, load_publishers
+from transforms.records import KIND_HTML, Article
+
+# Target figures from the issue.
+TARGET_DAY_ACCURACY = 0.95
+TARGET_DATELINE_BOTH = 0.95
+TARGET_SHARE = 0.15
+_PUBLISHERS = load_publishers()
+
+
+def _norm(value: str | None, agency: bool = False) -> str | None:
+    """The dev scorer's normalisation of a place or agency."""
+    if not value:
+        return None
+    value = re.sub(r"\s+", " ", value.lower()).replace(" ,", ",")
+    if agency:
+        value = value.replace("(", "").replace(")", "")
+    return value.strip(" -\u2013\u2014:,") or None
+
+
+def _article(page_id: str, html: str, url: str | None, extractor_date: str | None) -> Article:
+    return Article(id=page_id, source=page_id, kind=KIND_HTML, url=url, title=None, text="",
+                   document=html, extractor_date=extractor_date)
+
+
+def published_day(html: str, url: str | None = None) -> str | None:
+    """The dev scorer's interface (score_dates.py --module tests.benchmarks.dates:published_day)."""
+    got = find_published(_article("page", html, url, None), datetime.now(UTC), _PUBLISHERS)
+    return got.date if got else None
+
+
+def dateline_fields(text: str) -> dict:
+    """The dev datelines interface: {"location": ..., "agency": ...}."""
+    dateline, agency, _ = find_dateline(text)
+    return {"location": dateline.place if dateline else None, "agency": agency}
+
+
+def bench_days(folder: Path, reference: datetime, verbose: bool) -> dict:
+    publishers = load_publishers()
+    pages = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()
+             if line.strip()]
+    counts = {"dated": 0, "no_url": 0, "with_url": 0, "with_extractor": 0}
+    spent = {"extract": 0.0, "dates": 0.0, "datelines": 0.0}
+    for page in pages:
+        raw = gzip.decompress((folder / page["html"]).read_bytes())
+        html = raw.decode(page.get("encoding") or "utf-8", "replace")
+        start = time.perf_counter()
+        text = trafilatura.extract(html) or ""
+        spent["extract"] += time.perf_counter() - start
+        start = time.perf_counter()
+        find_dateline(text)
+        spent["datelines"] += time.perf_counter() - start
+        start = time.perf_counter()
+        got = find_published(_article(page["id"], html, None, None), reference, publishers)
+        spent["dates"] += time.perf_counter() - start
+        want = page.get("expected_date")
+        if not want:
+            continue
+        counts["dated"] += 1
+        day = got.date if got else None
+        counts["no_url"] += day == want
+        with_url = find_published(_article(page["id"], html, page["url"], None), reference,
+                                  publishers)
+        counts["with_url"] += bool(with_url and with_url.date == want)
+        if verbose and day != want:
+            print(f"  day {page['id']}: want {want} got {got}", file=sys.stderr)
+    return {"counts": counts, "spent": spent, "pages": len(pages)}
+
+
+def bench_extractor_date(folder: Path, reference: datetime) -> float:
+    """Day accuracy when trafilatura's own date reading is passed in as extractor_date."""
+    publishers = load_publishers()
+    pages = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()
+             if line.strip()]
+    right = dated = 0
+    for page in pages:
+        if not page.get("expected_date"):
+            continue
+        html = gzip.decompress((folder / page["html"]).read_bytes()).decode("utf-8", "replace")
+        meta = trafilatura.extract_metadata(html)
+        got = find_published(_article(page["id"], html, None, meta.date if meta else None),
+                             reference, publishers)
+        dated += 1
+        right += bool(got and got.date == page["expected_date"])
+    return right / dated if dated else 0.0
+
+
+def dateline_hits(item: dict, place: str | None, agency: str | None) -> tuple[bool, bool]:
+    """Whether a found place and agency match a dev item, after the dev normalisation."""
+    return (_norm(place) == _norm(item["expected_location"]),
+            _norm(agency, True) == _norm(item["expected_agency"], True))
+
+
+def bench_datelines(path: Path, verbose: bool) -> dict:
+    items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    place = agency = both = 0
+    for item in items:
+        dateline, found_agency, _ = find_dateline(item["text"])
+        got_place = dateline.place if dateline else None
+        ok_place, ok_agency = dateline_hits(item, got_place, found_agency)
+        place += ok_place
+        agency += ok_agency
+        both += ok_place and ok_agency
+        if verbose and not (ok_place and ok_agency):
+            print(f"  dateline {item['id']}: want {item['expected_location']!r}/"
+                  f"{item['expected_agency']!r} got {got_place!r}/{found_agency!r}",
+                  file=sys.stderr)
+    n = len(items) or 1
+    return {"items": len(items), "place": place / n, "agency": agency / n, "both": both / n}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, help="folder with manifest.jsonl and <id>.html.gz")
+    ap.add_argument("--datelines", type=Path, help="JSON Lines of openings with expected fields")
+    ap.add_argument("--reference", help="ISO reference time (default: now, the run's time)")
+    ap.add_argument("--extractor-date", action="store_true",
+                    help="also score with trafilatura's date passed in as extractor_date")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list the misses on stderr")
+    args = ap.parse_args(argv)
+    reference = (datetime.fromisoformat(args.reference) if args.reference
+                 else datetime.now(UTC))
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=UTC)
+    if args.data:
+        result = bench_days(args.data, reference, args.verbose)
+        c, s = result["counts"], result["spent"]
+        dated = c["dated"] or 1
+        ours = s["dates"] + s["datelines"]
+        share = ours / (ours + s["extract"]) if ours + s["extract"] else 0.0
+        n = result["pages"] or 1
+        print(f"day accuracy (URL held back) {c['no_url'] / dated:.3f} "
+              f"({c['no_url']}/{c['dated']}; target {TARGET_DAY_ACCURACY})")
+        print(f"day accuracy (with URL)      {c['with_url'] / dated:.3f} "
+              f"({c['with_url']}/{c['dated']})")
+        if args.extractor_date:
+            print(f"day accuracy (URL held back, trafilatura date as evidence) "
+                  f"{bench_extractor_date(args.data, reference):.3f}")
+        print(f"per page ms: trafilatura.extract {1000 * s['extract'] / n:.2f}, "
+              f"dates {1000 * s['dates'] / n:.2f}, datelines {1000 * s['datelines'] / n:.3f}")
+        print(f"dates+datelines share of page time {share:.3f} (target < {TARGET_SHARE})")
+    if args.datelines:
+        d = bench_datelines(args.datelines, args.verbose)
+        print(f"datelines {d['items']}: place {d['place']:.3f} agency {d['agency']:.3f} "
+              f"both {d['both']:.3f} (target {TARGET_DATELINE_BOTH})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""Extraction stage: golden HTML pages, the time limit, records and the Beam composite."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from transforms.extract import (
+    ExtractArticles,
+    extract_document,
+    extract_html,
+    time_limit,
+    to_article,
+)
+from transforms.failures import DEAD_LETTERS, MAIN
+from transforms.records import KIND_HTML, KIND_TEXT, Document, Extracted, StageError
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+ROOT = Path(__file__).resolve().parent.parent
+FETCHED_AT = "2025-03-15T00:00:00+00:00"
+
+
+def golden(name: str) -> str:
+    return (GOLDEN / name).read_text(encoding="utf-8")
+
+
+def document(content: str, kind: str = KIND_HTML, doc_id: str = "d1") -> Document:
+    return Document(id=doc_id, source=f"{doc_id}.src", kind=kind, content=content,
+                    size_bytes=len(content), url="https://example.org/a", fetched_at=FETCHED_AT)
+
+
+@pytest.mark.parametrize(
+    "file, kept, dropped",
+    [
+        ("harbour_ferry.html",
+         ["The Saltmarsh Belle carried its first passengers", "the ferry takes eight.",
+          "since the eighteen-sixties"],
+         ["Photograph:", "Share this article", "newsletter", "Additional reporting",
+          "Quay wall", "All rights reserved", "Home", "after four months in dry dock"]),
+        ("bakery_prize.html",
+         ["Die kleine Bäckerei am Marktplatz", "seit langem wünschen."],
+         ["Folgen Sie uns", "Impressum", "Kontakt"]),
+    ],
+)
+def test_golden_html_snippets(file, kept, dropped):
+    text = extract_html(golden(file)).text
+    for snippet in kept:
+        assert snippet in text
+    for snippet in dropped:
+        assert snippet not in text
+    assert "\n\n" in text
+
+
+def test_golden_html_metadata():
+    got = extract_html(golden("harbour_ferry.html"))
+    assert got.title == "Harbour ferry returns after winter refit"
+    assert got.summary == (
+        "The town's only passenger ferry is back on the water after four months in dry dock"
+    )
+    assert got.authors == ("Mara Lindqvist",)
+    assert got.publisher == "Coastline Gazette"
+    assert got.language == "en"
+    assert got.date == "2025-03-14"
+    assert got.credits == ("Additional reporting by Paul Schenk.",)
+    german = extract_html(golden("bakery_prize.html"))
+    assert german.title == "Bäckerei aus dem Ort gewinnt Landespreis"
+    assert german.language == "de"
+
+
+@pytest.mark.parametrize(
+    "html",
+    ["", "<html><body></body></html>", "<html><body><nav><a href='/'>Home</a></nav></body></html>"],
+)
+def test_page_without_article_is_no_article(html):
+    with pytest.raises(StageError) as err:
+        extract_html(html)
+    assert err.value.reason == "no_article"
+
+
+def _busy(seconds: float) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_time_limit_stops_slow_work_in_main_thread():
+    start = time.perf_counter()
+    with pytest.raises(StageError) as err, time_limit(0.2):
+        _busy(5.0)
+    assert err.value.reason == "timeout"
+    assert time.perf_counter() - start < 1.0
+
+
+def test_time_limit_stops_slow_work_in_worker_thread():
+    outcome: list[object] = []
+
+    def work() -> None:
+        try:
+            with time_limit(0.2):
+                _busy(5.0)
+            outcome.append("finished")
+        except StageError as exc:
+            outcome.append(exc.reason)
+
+    start = time.perf_counter()
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(3.0)
+    assert outcome == ["timeout"]
+    assert time.perf_counter() - start < 1.5
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+def test_time_limit_leaves_fast_work_alone(in_thread):
+    results: list[int] = []
+
+    def work() -> None:
+        for _ in range(50):
+            with time_limit(0.5):
+                results.append(sum(range(1000)))
+        _busy(0.3)  # a late watchdog would fire here
+
+    if in_thread:
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join(3.0)
+    else:
+        work()
+    assert len(results) == 50
+
+
+def test_to_article_carries_document_and_extracted_fields():
+    doc = document("<html>page</html>")
+    extracted = Extracted(title="T", text="Body.", summary="S", authors=("A",), publisher="P",
+                          language="en", date="2025-03-14", header=("By A",), credits=("C",))
+    article = to_article(doc, extracted)
+    assert (article.id, article.source, article.kind, article.url) == (
+        "d1", "d1.src", KIND_HTML, "https://example.org/a")
+    assert (article.fetched_at, article.size_bytes) == (FETCHED_AT, len("<html>page</html>"))
+    assert (article.title, article.text, article.summary) == ("T", "Body.", "S")
+    assert (article.authors, article.publisher, article.language) == (("A",), "P", "en")
+    assert article.document == "<html>page</html>"
+    assert (article.header, article.credits, article.extractor_date) == (
+        ("By A",), ("C",), "2025-03-14")
+
+
+def test_extract_document_routes_text_captures_to_the_capture_cleaner():
+    seed = next((ROOT / "seeds").glob("000_*.txt")).read_text(encoding="utf-8")
+    article = extract_document(document(seed, kind=KIND_TEXT))
+    assert article.title == "North Korea rules out any meetings with Japan"
+    assert article.text.startswith("SEOUL (Reuters)")
+    assert "By Hyunsu Yim" in article.header
+    assert article.language == "en"
+
+
+def test_extract_articles_composite_outputs_articles_and_dead_letters():
+    good = document(golden("harbour_ferry.html"), doc_id="good")
+    empty = document("<html><body></body></html>", doc_id="empty")
+    with TestPipeline() as p:
+        results = p | beam.Create([good, empty]) | ExtractArticles(2.0)
+        assert_that(results[MAIN] | "Ids" >> beam.Map(lambda a: a.id),
+                    equal_to(["good"]), label="articles")
+        assert_that(
+            results[DEAD_LETTERS]
+            | "Reasons" >> beam.Map(lambda d: (d.source, d.stage, d.reason)),
+            equal_to([("empty.src", "extract", "no_article")]),
+            label="dead_letters",
+        )
+
+
+def _photo_page(og_type: str, description: str) -> str:
+    return (f'<html><head><title>Harbour lights festival opens - Coastline Gazette</title>'
+            f'<meta property="og:type" content="{og_type}">'
+            f'<meta property="og:description" content="{description}"></head>'
+            f'<body><div class="gallery"><img src="a.jpg"><img src="b.jpg"></div></body></html>')
+
+
+def test_a_photo_or_video_article_without_body_text_is_its_description():
+    description = "Thousands gathered on the quay on Friday night as the harbour lights festival opened"
+    extracted = extract_html(_photo_page("article", description))
+    assert extracted.text == description
+    assert extracted.title.startswith("Harbour lights festival opens")
+
+
+@pytest.mark.parametrize("og_type, description", [
+    ("website", "Thousands gathered on the quay on Friday night as the festival opened"),
+    ("article", "Photos"),
+])
+def test_a_page_that_is_not_an_article_stays_no_article(og_type, description):
+    with pytest.raises(StageError) as err:
+        extract_html(_photo_page(og_type, description))
+    assert err.value.reason == "no_article"

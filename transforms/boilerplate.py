@@ -1,0 +1,661 @@
+"""Boilerplate rules: article text versus site chrome, in extractor output and text captures."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from transforms.records import Extracted, StageError
+
+# ---------------------------------------------------------------------------
+# Thresholds and lexicons: the one place to tune what counts as chrome.
+# ---------------------------------------------------------------------------
+
+# A line this long (in words) ending like a sentence is article prose in a capture.
+PROSE_MIN_WORDS = 8
+# Lynx breaks lines longer than about 1,000 characters; a line this long continues below.
+LYNX_WRAP_CHARS = 900
+# What a capture line that is not prose costs the body region, per character (and at least).
+CHROME_COST_PER_CHAR = 1.0
+CHROME_MIN_COST = 40.0
+# A stop marker ("Previous Story", "Related stories") costs this much: a body spans one only
+# when much prose follows (in-article "Related" boxes).
+STOP_MARKER_COST = 300.0
+# A stop marker ends extracted text only when prose after it is under this share of prose before.
+TAIL_PROSE_SHARE = 0.25
+# Prose weight depends this much on the share of prose among this many lines each side.
+CONTEXT_LINES = 2
+CONTEXT_WEIGHT = 0.6
+# A lynx table row (columns set apart by runs of spaces) counts this much of its length.
+TABLE_ROW_WEIGHT = 0.5
+# Japanese and Chinese write without spaces: this many characters make about one word.
+CJK_CHARS_PER_WORD = 2
+# A short prose-less line this long or shorter after the last body sentence is a cut-off fragment.
+FRAGMENT_MAX_WORDS = 3
+# A standfirst is a sentence-length paragraph right under the title without a final full stop.
+STANDFIRST_MAX_WORDS = 70
+# The headline is often repeated in the first paragraphs the extractor returns.
+TITLE_REPEAT_WITHIN = 3
+# Share of words a reworded headline has in common with the title.
+TITLE_OVERLAP = 0.6
+# How far above the body (in non-blank lines) to look for the title and the header.
+HEAD_SCAN_LINES = 8
+ABOVE_TITLE_LINES = 3
+# A paragraph of this many words or more under the title is a standfirst, not a headline.
+STANDFIRST_MIN_WORDS = 15
+# Short lines inside the body with fewer words are chrome ("Report", "Close"); longer are subheads.
+SUBHEAD_MIN_WORDS = 2
+# Credit lines are looked for this many lines after the body.
+CREDIT_SCAN_LINES = 4
+# Text under this many words, without one sentence of prose, is not an article.
+ARTICLE_MIN_WORDS = 20
+# A headline has this many words at most (and at least).
+TITLE_MAX_WORDS = 30
+TITLE_MIN_WORDS = 2
+# A capture with no prose paragraph is still a news item when it is a headline
+# (at least this many words), optionally with a line or two of brief under it.
+SHORT_ITEM_MIN_WORDS = 4
+SHORT_ITEM_MAX_LINES = 3
+# Paragraphs shorter than this are not checked for repetition (headings, "___" rules).
+REPEAT_MIN_CHARS = 40
+
+# Wire services and feeds: a byline naming one is not a person, and is not the publisher.
+AGENCIES = (
+    "Thomson Reuters", "Reuters", "Associated Press", "AP", "AFP", "Agence France-Presse",
+    "Yonhap", "Kyodo", "ANI", "PTI", "IANS", "Xinhua", "KCNA", "Bloomberg", "dpa", "EFE",
+    "UPI", "Press Trust of India", "Asian News International",
+)
+
+_TERMINAL = re.compile(r"""[.!?…:;。！？]["'”’)\]]*\s*$|\((?:[A-Z][\w.-]*|[A-Z]+)\)\s*$""")
+_WORD = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_DATE = (
+    rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}"
+    r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{4})"
+)
+
+# A whole line that is a date, a time stamp or "Published/Updated: <date>" (kept in header).
+DATE_LINE = re.compile(
+    rf"^(?:(?:\*\s*)?(?:(?:Published|Updated|Posted|Last updated|First published|Modified)"
+    rf"\s*(?:on|at)?\s*:?\s*)?(?:[A-Z][a-z]+day,?\s+)?{_DATE}"
+    r"(?:\s*(?:[-|,•@]|at)?\s*\d{1,2}[:.]\d{2}(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s*[A-Z]{2,4})?)?"
+    r"|.{0,60}?(?:Published|Updated|Posted)\s*:?\s*.{0,20}?" + _DATE + r".{0,40})$",
+    re.I,
+)
+# "By Jane Doe", "By Jane Doe and John Roe", "By Thomson Reuters Mar 29, 2024 | 5:20 AM".
+BYLINE = re.compile(r"^(?:Written\s+)?By[:\s]+(?P<who>[^\d|•]+?)(?P<rest>\s*(?:[,|•]|\d).*)?$")
+# "WION Web Team", "Express Web Desk", "News Nation Bureau": a newsroom signing as author.
+DESK_BYLINE = re.compile(
+    r"^(?P<org>[A-Z][\w.&'-]*(?:\s+[A-Z][\w.&'-]*){0,3}?)\s+"
+    r"(?:Web Team|Web Desk|News Desk|Desk|Staff|Bureau|Team|Online)$"
+)
+READ_TIME = re.compile(r"^\d+\s*(?:min(?:ute)?s?|hrs?)\.?\s+read$", re.I)
+# A site describing itself: "X is your go-to online destination for ...".
+SELF_BLURB = re.compile(
+    r"^(?P<site>[A-Z][\w.&' -]{1,60}?)\s+is\s+(?:your|the|a|an)\s+(?:go-to|leading|premier|"
+    r"trusted|one-stop|number one|no\.? ?1|largest|online|independent|digital)\b.{0,80}?"
+    r"\b(?:destination|source|platform|portal|site|website|publication|outlet|news)\b",
+    re.I,
+)
+# "...reports Asian Lite News" closing a standfirst names the publisher.
+REPORTS_PUBLISHER = re.compile(
+    r"(?:…|\.\.\.|\s)\s*reports\s+(?P<site>[A-Z][\w.&'-]*(?:\s+[A-Z][\w.&'-]*){0,4})\s*$"
+)
+# Closing credit lines: metadata, not body.
+CREDIT = re.compile(
+    r"^\(?\s*(?:(?:Reporting|Writing|Additional reporting|Editing|Compiled|Translated)"
+    r"(?:\s+and\s+\w+)?\s+by\b.*"
+    r"|[^.]{0,200}\b(?:contributed (?:to )?(?:this|the) (?:report|story|article)|"
+    r"contributed reporting)\.?"
+    r"|(?:Edited|Written|Compiled) by [^.]{0,80}\.?)\s*\)?$",
+    re.I,
+)
+
+# Lines that are never article text: share and subscribe widgets, captions, credits of
+# photos, "follow us", newsletter pitches, comment counters, template markup.
+_DROP_PATTERNS = (
+    # share and social widgets
+    r"(?:share|tweet|pin|email|print)(?: this)?(?: (?:on|with|via|article|story|page))?"
+    r"(?: \w+)?",
+    r"share this (?:with|on|article|story).*",
+    r"•?\s*link copied",
+    r"copy (?:this )?link",
+    r"(?:click|tap) to (?:share|copy|print|email).*",
+    r"(?:\d+\s+)?comments?(?:\s+\(\d+\))?",
+    r"(?:view|show|read|load|see) (?:all )?\d*\s*comments?.*",
+    r"leave a (?:comment|reply).*",
+    r"\(?button\)?.*",
+    r"(?:advertisement|sponsored|ad|ads|story continues below(?: advertisement)?|"
+    r"article continues below(?: this ad)?)",
+    r"skip (?:to )?(?:content|ad|advertisement|main content)",
+    # subscribe / newsletter / follow
+    r"(?:sign up|subscribe|register)\b.{0,120}(?:newsletter|inbox|updates|email|free|today|now)"
+    r".{0,80}",
+    r"get (?:the|our)\b.{0,80}\b(?:newsletter|inbox|updates|app)\b.{0,60}",
+    r".{0,80}\bsubscribe to\b.{0,80}\bnewsletters?\b.{0,40}",
+    r"follow (?:us|\S+(?: \S+){0,8}) on (?:twitter|facebook|instagram|linkedin|youtube|"
+    r"social media).{0,120}",
+    r"follow (?:\S+ ){0,3}(?:full |latest |live )?coverage .{0,120}",
+    r"(?:folgen sie uns|suivez[- ]nous|síguenos|seguici|volg ons)\b.{0,120}",
+    r"(?:\w+ ){0,4}newsletter",
+    r"(?:reading time|read time|tempo de leitura|lesezeit|temps de lecture)\s*:.{0,30}",
+    r"(?:have a (?:news )?tip\??|got a tip\??|tips\?).{0,200}",
+    r"if you enjoyed this (?:article|story|post).*",
+    r"listen to \w+(?: \w+){0,3} live at.{0,120}",
+    r"how to listen to .{0,80}",
+    r"(?:listen|download|itunes|spotify|stitcher|acast)\s*:\s*https?://\S+",
+    # captions and photo credits
+    r".{0,200}(?:\b(?:image copyright|image caption|photograph\s*:|photo(?:graph)?\s*:\s*\(|"
+    r"photo credit|picture credit|getty images)|\((?:photo )?credits?\s*:).{0,300}",
+    r"(?:file )?(?:photo|image|picture|pictured|above|top)\s*:.{0,200}",
+    r"main img|ugc_banner|\[?image\]?|\[?photo\]?|\[?video\]?|play video|watch video|"
+    r"video player.{0,40}",
+    r"\[[^\]]{0,120}\]",
+    r"\[\[[^\]]*\]\]",
+    r"(?:read|continue|see) (?:more|the full story|full article) (?:on|at) [\w.-]+\.\w+.{0,40}",
+    r"\d+\s*(?:min(?:ute)?s?|hrs?)\.?\s+read",
+    r"(?:also read|read more|related|see also|more|recommended|watch|listen|don't miss|"
+    r"must read|trending)\s*[:|]\s*.{0,200}",
+    r"you may (?:also )?like.{0,10}",
+    r"filed under\s*:.{0,200}",
+    r"(?:tags|topics|categories)\s*:.{0,200}",
+    r"_{3,}.*|-{3,}|\*{3,}|={3,}",
+    r"(?:previous|next) (?:story|article|post)\s*:?.{0,0}",
+    r"go ?to ?top|back to top|scroll to top",
+    r"(?:©|copyright|\(c\))\s*.{0,200}(?:all rights reserved)?.{0,60}",
+    r"all rights reserved.{0,60}",
+    r"(?:the )?(?:\w+ )?(?:is|are) committed to publishing a diversity of letters.{0,400}",
+)
+DROP_LINE = re.compile(r"^(?:" + "|".join(_DROP_PATTERNS) + r")$", re.I)
+
+# Headings after which a page shows other stories: nothing after one is this article.
+_STOP_PATTERNS = (
+    r"(?:related|more|other|latest|top|popular|recommended|trending|recent|similar|"
+    r"featured)(?: \w+){0,3} (?:stories|articles|news|posts|reads|videos|links|content|"
+    r"coverage|on \w+)",
+    r"related(?: stories| articles| content| links| posts| topics| coverage)?",
+    r"latest from.{0,40}",
+    r"more from.{0,40}",
+    r"(?:previous|next) (?:story|article|post)",
+    r"don'?t miss",
+    r"you (?:may|might) (?:also )?(?:like|enjoy|be interested in).{0,10}",
+    r"(?:most )?(?:read|popular|viewed|shared)(?: now| today| stories| articles)?",
+    r"(?:comments|leave a (?:comment|reply)|post a comment|join the conversation|"
+    r"\d+ comments?)",
+    r"(?:sponsored|promoted) (?:stories|content|links)",
+    r"around the web|from the web|elsewhere on the web",
+    r"go ?to ?top|back to top",
+    r"what to read next|read next|up next|more stories",
+    r"about (?:the )?author|about us",
+    r"(?:share|share this|share this article|share this story)\s*:?",
+    r"contacts?",
+    r"(?:\w+ ){0,3}comments(?: \(\d+\))?",
+    r"(?:read|watch|see) (?:these|this|what's|more)? ?next",
+)
+STOP_MARKER = re.compile(r"^(?:" + "|".join(_STOP_PATTERNS) + r")\s*:?\.*$", re.I)
+# Headings that open a short teaser list inside the article ("DON'T MISS", "READ MORE").
+TEASER_HEAD = re.compile(r"^(?:don'?t miss|read more|also read|related|see also|most read)"
+                         r"\s*:?\.*$", re.I)
+# Lynx list items, form fields and link residue.
+_BULLET = re.compile(r"^(?:[*+•o#-]|\d+\.)\s+")
+
+
+def words(text: str) -> int:
+    """Word count; scripts written without spaces count one word per CJK_CHARS_PER_WORD."""
+    cjk = len(_CJK.findall(text))
+    if not cjk:
+        return len(_WORD.findall(text))
+    return len(_WORD.findall(_CJK.sub(" ", text))) + cjk // CJK_CHARS_PER_WORD
+
+
+def is_prose(line: str) -> bool:
+    """A sentence-like line: long enough and ending as sentences end."""
+    return words(line) >= PROSE_MIN_WORDS and bool(_TERMINAL.search(line))
+
+
+def drop_reason(line: str) -> str | None:
+    """Why ``line`` (one paragraph, stripped) is chrome, or None when it may be article text."""
+    if not line:
+        return "empty"
+    if CREDIT.match(line):
+        return "credit"
+    if DROP_LINE.match(line):
+        return "chrome"
+    if READ_TIME.match(line):
+        return "chrome"
+    if SELF_BLURB.match(line):
+        return "blurb"
+    return None
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.lower()))
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    paragraphs: tuple[str, ...]
+    credits: tuple[str, ...]
+    summary: str | None
+
+
+def clean_paragraphs(
+    paragraphs: Sequence[str],
+    title: str | None = None,
+    description: str | None = None,
+) -> Cleaned:
+    """Drop chrome from an extractor's paragraphs: repeated title, captions, share and
+    subscribe lines, credits, teaser lists, repeats, and what follows a stop marker."""
+    kept: list[str] = []
+    credits: list[str] = []
+    seen: set[str] = set()
+    summary: str | None = None
+    title_key = _norm(title or "")
+    desc_key = _norm(description or "")
+    in_teasers = False
+    for raw in paragraphs:
+        line = raw.strip()
+        if not line:
+            continue
+        key = _norm(line)
+        if len(kept) < TITLE_REPEAT_WITHIN and title_key and _same_headline(key, title_key):
+            continue
+        # A lede can double as the meta description; only a paragraph without a final full
+        # stop reads as a standfirst (checked on the dev pages: ledes are article text).
+        if not kept and summary is None and desc_key and key and desc_key.startswith(key) \
+                and not is_prose_sentence_end(line):
+            summary = line
+            continue
+        if TEASER_HEAD.match(line):
+            in_teasers = True
+            continue
+        if STOP_MARKER.match(line) and kept and _tail_is_short(paragraphs, raw):
+            break
+        if in_teasers:
+            # Teasers are headline-like: no sentence end. The article resumes with prose.
+            if not is_prose(line) and words(line) <= TITLE_MAX_WORDS:
+                continue
+            in_teasers = False
+        reason = drop_reason(line)
+        if reason == "credit":
+            credits.append(line)
+            continue
+        if reason:
+            continue
+        if len(line) >= REPEAT_MIN_CHARS:
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(line)
+    return Cleaned(tuple(kept), tuple(credits), summary)
+
+
+def is_article_like(paragraphs: Sequence[str]) -> bool:
+    """Enough text, or at least one real sentence, to call it an article."""
+    return any(is_prose(p) for p in paragraphs) or sum(map(words, paragraphs)) >= ARTICLE_MIN_WORDS
+
+
+def _same_headline(key: str, title_key: str) -> bool:
+    """The page's headline, or the same headline reworded (on-page h1 vs. meta title)."""
+    if key == title_key:
+        return True
+    a, b = set(key.split()), set(title_key.split())
+    return words(key) <= TITLE_MAX_WORDS and len(a & b) >= TITLE_OVERLAP * max(len(a), len(b))
+
+
+def is_prose_sentence_end(line: str) -> bool:
+    return bool(re.search(r"[.!?。！？][\"'”’)]*\s*$", line))
+
+
+def _tail_is_short(paragraphs: Sequence[str], marker: str) -> bool:
+    """A stop marker ends the article only if little prose follows it (not a mid-article
+    heading that happens to read "Comments" or "Related")."""
+    idx = list(paragraphs).index(marker)
+    before = sum(len(p) for p in paragraphs[:idx] if is_prose(p))
+    after = sum(len(p) for p in paragraphs[idx + 1:] if is_prose(p))
+    return after < TAIL_PROSE_SHARE * before
+
+
+def split_title(title: str | None, sitename: str | None, hostname: str | None = None) -> str | None:
+    """The headline without the site name that page titles append or prepend."""
+    if not title:
+        return None
+    title = " ".join(title.split())
+    names = {_norm(n) for n in (sitename, hostname) if n}
+    if hostname:
+        names.add(_norm(hostname.split(".")[-2] if "." in hostname else hostname))
+    parts = re.split(r"\s+[|–—-]\s+|\s+::\s+|\s+»\s+", title)
+    if len(parts) > 1:
+        kept = [p for p in parts if _norm(p) not in names and _norm(p).replace(" ", "")
+                not in {n.replace(" ", "") for n in names}]
+        if kept and len(kept) < len(parts):
+            return " - ".join(kept) if len(kept) > 1 else kept[0]
+    return title
+
+
+def joined(paragraphs: Iterable[str]) -> str:
+    return "\n\n".join(paragraphs)
+
+
+@dataclass(frozen=True)
+class _Line:
+    text: str  # stripped, bullet removed
+    bullet: bool
+    weight: float  # > 0 article prose, < 0 chrome
+
+
+_TABLE_ROW = re.compile(r"\S {2,}\S+ {2,}\S")
+_DOUBLED = re.compile(r"^(?P<once>.{6,}?)\s+(?P=once)$")
+_MARKUP = re.compile(r"^\[\[.*\]\]$|^\S+\.(?:jpe?g|png|gif|webp|svg)$", re.I)
+_NAME = re.compile(r"^[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|de|van|von|da|del|bin|al|&))*$")
+# A line of one to five capitalised words naming a site ("The Korea Herald").
+_SITE_NAME = re.compile(r"^(?:The\s+)?[A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){0,4}$")
+_DATE_ANYWHERE = re.compile(_DATE, re.I)
+
+
+def _capture_lines(text: str) -> list[str]:
+    """Lines of a capture, with lynx's wrapped long lines joined back."""
+    out: list[str] = []
+    carry = ""
+    for raw in text.replace("\r\n", "\n").replace("\xa0", " ").split("\n"):
+        line = raw.rstrip()
+        if carry:
+            if line.strip():
+                out[-1] = out[-1] + " " + line.strip()
+                carry = out[-1] if len(line) >= LYNX_WRAP_CHARS else ""
+                continue
+            carry = ""
+        out.append(line)
+        if len(line) >= LYNX_WRAP_CHARS:
+            carry = line
+    return out
+
+
+def _classify(raw: str) -> _Line:
+    stripped = raw.strip()
+    bullet = bool(_BULLET.match(stripped))
+    text = _BULLET.sub("", stripped, count=1).strip() if bullet else stripped
+    cost = -max(CHROME_MIN_COST, CHROME_COST_PER_CHAR * len(text))
+    if not text:
+        return _Line(text, bullet, 0.0)
+    if STOP_MARKER.match(text):
+        return _Line(text, bullet, -STOP_MARKER_COST)
+    if drop_reason(text) or _DOUBLED.match(text) or _MARKUP.match(text):
+        return _Line(text, bullet, cost)
+    if is_prose(text):
+        return _Line(text, bullet, float(len(text)))
+    if _TABLE_ROW.search(stripped) and not bullet:
+        return _Line(" ".join(text.split()), bullet, TABLE_ROW_WEIGHT * len(text))
+    return _Line(text, bullet, cost)
+
+
+def _in_context(lines: list[_Line]) -> list[_Line]:
+    """Scale prose by how much prose surrounds it: article paragraphs come in runs, teaser
+    blurbs alternate with headlines."""
+    filled = [i for i, ln in enumerate(lines) if ln.text]
+    out = list(lines)
+    for pos, idx in enumerate(filled):
+        line = lines[idx]
+        if line.weight <= 0:
+            continue
+        near = filled[max(0, pos - CONTEXT_LINES) : pos] + filled[pos + 1 : pos + 1 + CONTEXT_LINES]
+        share = sum(1 for j in near if lines[j].weight > 0) / len(near) if near else 1.0
+        scale = (1 - CONTEXT_WEIGHT) + CONTEXT_WEIGHT * share
+        out[idx] = _Line(line.text, line.bullet, line.weight * scale)
+    return out
+
+
+def _cut_off_end_as_prose(lines: list[_Line]) -> list[_Line]:
+    """A text cut off mid-sentence (a feed's truncated description or opening, a wire text
+    ending in a link or a "-0-" mark) has no line that ends as sentences end. Used only when
+    nothing else reads as prose: its last line counts as prose when it is long enough to be
+    article text and nothing marks it as chrome."""
+    filled = [i for i, ln in enumerate(lines) if ln.text]
+    if not filled:
+        return lines
+    last = lines[filled[-1]]
+    if (
+        last.bullet
+        or words(last.text) < ARTICLE_MIN_WORDS
+        or STOP_MARKER.match(last.text)
+        or drop_reason(last.text)
+        or _DOUBLED.match(last.text)
+        or _MARKUP.match(last.text)
+    ):
+        return lines
+    out = list(lines)
+    out[filled[-1]] = _Line(last.text, last.bullet, float(len(last.text)))
+    return out
+
+
+def _best_region(lines: Sequence[_Line]) -> tuple[int, int] | None:
+    """The run of lines with the most prose net of chrome (maximum-sum subarray)."""
+    best, best_span = 0.0, None
+    run, start = 0.0, 0
+    for idx, line in enumerate(lines):
+        if run <= 0:
+            run, start = 0.0, idx
+        run += line.weight
+        if line.weight > 0 and run > best:
+            best, best_span = run, (start, idx)
+    return best_span
+
+
+def _byline_name(line: str) -> str | None:
+    """The name in "By Jane Doe" (without any date that follows it)."""
+    m = re.match(r"^(?:Written\s+)?By[:\s]+(?P<who>.+)$", line)
+    if not m:
+        return None
+    who = m.group("who")
+    date = _DATE_ANYWHERE.search(who)
+    if date:
+        who = who[: date.start()]
+    who = re.split(r"\s*[|,•]\s*", who)[0].strip()
+    if not who or words(who) > 6 or not _NAME.match(who):
+        return None
+    return who
+
+
+def _is_header(line: str) -> bool:
+    return bool(
+        DATE_LINE.match(line) or _byline_name(line) or DESK_BYLINE.match(line)
+    )
+
+
+def _headline_like(line: _Line) -> bool:
+    return (
+        not line.bullet
+        and TITLE_MIN_WORDS <= words(line.text) <= TITLE_MAX_WORDS
+        and not is_prose_sentence_end(line.text)
+        and drop_reason(line.text) is None
+        and not _DOUBLED.match(line.text)
+        and not _MARKUP.match(line.text)
+        and not _is_header(line.text)
+        and line.weight > -STOP_MARKER_COST
+    )
+
+
+def _standfirst_like(line: _Line) -> bool:
+    return (
+        not line.bullet
+        and PROSE_MIN_WORDS <= words(line.text) <= STANDFIRST_MAX_WORDS
+        and drop_reason(line.text) is None
+        and not _DOUBLED.match(line.text)
+        and not _MARKUP.match(line.text)
+        and line.weight > -STOP_MARKER_COST
+    )
+
+
+def _split_names(who: str) -> list[str]:
+    return [n.strip() for n in re.split(r",|\band\b|&", who) if n.strip()]
+
+
+def clean_capture(text: str) -> Extracted:
+    """Title, header, body and credits of a plain-text capture of a news page."""
+    lines = _in_context([_classify(raw) for raw in _capture_lines(text)])
+    span = _best_region(lines)
+    if span is None:
+        lines = _cut_off_end_as_prose(lines)
+        span = _best_region(lines)
+    if span is None:
+        short = _short_item(lines)
+        if short is not None:
+            return short
+        raise StageError("no_article", "no article prose in the capture")
+    start, end = span
+
+    # Above the body: standfirst, header lines (bylines, dates) and the title.
+    header: list[str] = []
+    title: str | None = None
+    summary: str | None = None
+    candidates: list[int] = []
+    idx = start - 1
+    seen = 0
+    while idx >= 0 and seen < HEAD_SCAN_LINES:
+        line = lines[idx]
+        idx -= 1
+        if not line.text:
+            continue
+        seen += 1
+        if _is_header(line.text):
+            header.append(line.text)
+            continue
+        if _headline_like(line) or (not candidates and _standfirst_like(line)):
+            candidates.append(idx + 1)
+            short_headline = _headline_like(line) and words(line.text) < STANDFIRST_MIN_WORDS
+            if len(candidates) == 2 or short_headline:
+                break
+    if candidates:
+        first = lines[candidates[0]]
+        if len(candidates) == 2 and _headline_like(lines[candidates[1]]) and (
+            words(first.text) >= STANDFIRST_MIN_WORDS or not _headline_like(first)
+        ):
+            summary, title = first.text, lines[candidates[1]].text
+            title_at = candidates[1]
+        elif _headline_like(first):
+            title, title_at = first.text, candidates[0]
+        else:
+            title_at = start
+    else:
+        title_at = start
+    # Dates, bylines and the site name just above the title belong to the header too.
+    above: list[str] = []
+    idx, seen = title_at - 1, 0
+    while idx >= 0 and seen < ABOVE_TITLE_LINES:
+        line = lines[idx]
+        idx -= 1
+        if not line.text:
+            continue
+        seen += 1
+        if _is_header(line.text):
+            header.append(line.text)
+        elif not line.bullet:
+            above.append(line.text)
+    header.reverse()
+
+    body: list[str] = []
+    credits: list[str] = []
+    seen_keys: set[str] = set()
+    for line in lines[start : end + 1]:
+        if not line.text or line.weight <= -STOP_MARKER_COST:
+            continue
+        if CREDIT.match(line.text):
+            credits.append(line.text)
+            continue
+        if line.weight < 0:
+            if line.bullet or drop_reason(line.text) or _DOUBLED.match(line.text) \
+                    or _MARKUP.match(line.text) or words(line.text) < SUBHEAD_MIN_WORDS:
+                continue
+            if _is_header(line.text):
+                header.append(line.text)
+                continue
+        key = _norm(line.text)
+        if len(line.text) >= REPEAT_MIN_CHARS:
+            if key in seen_keys:
+                continue
+            seen_keys.add(key)
+        body.append(line.text)
+    # Credit lines just after the body ("(Reporting by ...)").
+    for line in lines[end + 1 : end + 1 + CREDIT_SCAN_LINES]:
+        if line.text and CREDIT.match(line.text):
+            credits.append(line.text)
+    if not body:
+        raise StageError("no_article", "no article prose in the capture")
+
+    everything = [ln.text for ln in lines if ln.text]
+    return Extracted(
+        title=title,
+        text="\n\n".join(body),
+        summary=summary,
+        authors=_capture_authors(header),
+        publisher=_capture_publisher(everything, summary, above, header),
+        header=tuple(header),
+        credits=tuple(credits),
+    )
+
+
+def _short_item(lines: Sequence[_Line]) -> Extracted | None:
+    """A wire headline or brief alone (no prose paragraph): its headline is its text.
+
+    Feeds of headlines and one-line briefs are news items a desk routes; a page
+    with at most ``SHORT_ITEM_MAX_LINES`` clean lines, the first reading as a
+    headline, is kept rather than dead-lettered. Chrome never qualifies.
+    """
+    texts = [line for line in lines if line.text]
+    if not texts or len(texts) > SHORT_ITEM_MAX_LINES:
+        return None
+    if any(line.bullet or drop_reason(line.text) or _MARKUP.match(line.text)
+           or STOP_MARKER.match(line.text) for line in texts):
+        return None
+    title = texts[0].text
+    if not SHORT_ITEM_MIN_WORDS <= words(title) <= TITLE_MAX_WORDS:
+        return None
+    body = [line.text for line in texts[1:]] or [title]
+    return Extracted(title=title, text="\n\n".join(body))
+
+
+def _capture_authors(header: Sequence[str]) -> tuple[str, ...]:
+    names: list[str] = []
+    for line in header:
+        who = _byline_name(line)
+        desk = DESK_BYLINE.match(line)
+        if who:
+            names.extend(_split_names(who))
+        elif desk:
+            names.append(line)
+    people = [n for n in names if n not in AGENCIES]
+    return tuple(dict.fromkeys(people or names))
+
+
+def _capture_publisher(
+    lines: Sequence[str], summary: str | None, above: Sequence[str], header: Sequence[str]
+) -> str | None:
+    for line in lines:
+        m = SELF_BLURB.match(line)
+        if m:
+            return m.group("site").strip()
+    if summary:
+        m = REPORTS_PUBLISHER.search(summary)
+        if m:
+            return m.group("site")
+    for line in above:
+        if _SITE_NAME.match(line) and words(line) >= 2 and not _DATE_ANYWHERE.search(line):
+            return line
+    for line in header:
+        m = DESK_BYLINE.match(line)
+        if m and m.group("org") not in AGENCIES:
+            return m.group("org")
+    return None
+
+
+__all__ = [
+    "AGENCIES", "BYLINE", "CREDIT", "DATE_LINE", "DESK_BYLINE", "DROP_LINE", "STOP_MARKER",
+    "Cleaned", "clean_capture", "clean_paragraphs", "drop_reason", "is_prose",
+    "split_title", "words",
+]

@@ -1,0 +1,257 @@
+"""Main-text extraction stage: title, text and metadata of HTML pages and text captures."""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from functools import partial
+from typing import Any
+
+import apache_beam as beam
+import py3langid
+import trafilatura
+
+from transforms.boilerplate import (
+    AGENCIES,
+    clean_capture,
+    clean_paragraphs,
+    is_article_like,
+    split_title,
+)
+from transforms.failures import GuardedMap, count
+from transforms.records import (
+    KIND_TEXT,
+    STAGE_EXTRACT,
+    Article,
+    Document,
+    Extracted,
+    StageError,
+)
+
+DEFAULT_TIME_LIMIT_S = 5.0
+# trafilatura's options, fixed: precision over recall (our cleanup removes what is left),
+# and no deduplication, whose cache is per process and so depends on page order.
+TRAFILATURA_OPTIONS: dict[str, Any] = {
+    "deduplicate": False,
+    "include_comments": False,
+    "favor_precision": True,
+    "with_metadata": True,
+    "include_tables": True,
+}
+# Shorter texts give py3langid too little to go on.
+LANGUAGE_MIN_CHARS = 40
+LANGUAGE_SAMPLE_CHARS = 2000
+# og:type values of pages that are news items even when their body is a photo or video.
+DESCRIBED_PAGE_TYPES = ("article", "video", "photo", "newsarticle")
+# A description shorter than this is a slogan, not a news item.
+DESCRIBED_MIN_WORDS = 6
+
+
+class _Timeout(BaseException):
+    """Raised inside the timed code; BaseException so that library ``except Exception``
+    blocks cannot swallow it."""
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Stop the enclosed block after ``seconds`` with StageError('timeout').
+
+    In the main thread a SIGALRM interval timer interrupts it; in any other thread (Beam
+    workers) a watchdog timer raises an asynchronous exception in the running thread.
+    Either costs microseconds per call; the code must be Python (it is: trafilatura
+    returns to the interpreter between lxml calls)."""
+    if seconds is None or seconds <= 0:
+        yield
+        return
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+        with _alarm(seconds):
+            yield
+        return
+    with _watchdog(seconds):
+        yield
+
+
+@contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _Timeout()
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _Timeout:
+        raise StageError("timeout", f"extraction took longer than {seconds:g} s") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _watchdog(seconds: float) -> Iterator[None]:
+    target = threading.get_ident()
+    lock = threading.Lock()
+    state = {"active": True, "fired": False}
+
+    def fire() -> None:
+        with lock:
+            if state["active"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                    ctypes.c_ulong(target), ctypes.py_object(_Timeout)
+                )
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        try:
+            yield
+        finally:
+            timer.cancel()
+            with lock:
+                state["active"] = False
+                if state["fired"]:
+                    # The exception may not have been delivered yet: withdraw it.
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
+    except _Timeout:
+        raise StageError("timeout", f"extraction took longer than {seconds:g} s") from None
+    if state["fired"]:
+        raise StageError("timeout", f"extraction took longer than {seconds:g} s")
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text``, or None when it is too short to tell."""
+    if len(text) < LANGUAGE_MIN_CHARS:
+        return None
+    lang, _ = py3langid.classify(text[:LANGUAGE_SAMPLE_CHARS])
+    return lang or None
+
+
+# Job titles that sites put in the author field beside the name.
+_ROLE = re.compile(r"\b(?:writer|correspondent|editor|reporter|contributor|columnist)\b", re.I)
+
+
+def _authors(author: str | None) -> tuple[str, ...]:
+    if not author:
+        return ()
+    names = [a.strip() for a in author.replace(" and ", ";").split(";") if a.strip()]
+    people = [n for n in names if n not in AGENCIES and not _ROLE.search(n)]
+    return tuple(people or names)
+
+
+def _no_article(why: str) -> Extracted:
+    raise StageError("no_article", why)
+
+
+def described_item(html: str, url: str | None = None) -> Extracted | None:
+    """A page that declares itself an article (og:type) but has no body text: a photo,
+    a video or an embedded post. Its description is the news item; None otherwise."""
+    meta = trafilatura.extract_metadata(html, default_url=url)
+    if meta is None:
+        return None
+    description = " ".join((meta.description or "").split())
+    if not (meta.pagetype or "").lower().startswith(DESCRIBED_PAGE_TYPES):
+        return None
+    if len(description.split()) < DESCRIBED_MIN_WORDS:
+        return None
+    return Extracted(
+        title=split_title(meta.title, meta.sitename, meta.hostname),
+        text=description,
+        authors=_authors(meta.author),
+        publisher=meta.sitename or None,
+        language=detect_language(description),
+        date=meta.date or None,
+    )
+
+
+def extract_html(html: str, url: str | None = None) -> Extracted:
+    """Article text and metadata of an HTML page (trafilatura, then our cleanup)."""
+    doc = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
+    if doc is None or not (doc.text or "").strip():
+        return described_item(html, url) or _no_article("trafilatura found no main text")
+    title = split_title(doc.title, doc.sitename, doc.hostname)
+    cleaned = clean_paragraphs(doc.text.split("\n"), title=title, description=doc.description)
+    if not is_article_like(cleaned.paragraphs):
+        return described_item(html, url) or _no_article("nothing article-like left after cleanup")
+    text = "\n\n".join(cleaned.paragraphs)
+    language = doc.language or detect_language(text)
+    return Extracted(
+        title=title,
+        text=text,
+        summary=cleaned.summary,
+        authors=_authors(doc.author),
+        publisher=doc.sitename or None,
+        language=language,
+        date=doc.date or None,
+        credits=cleaned.credits,
+    )
+
+
+def main_text(doc: str, url: str | None = None) -> str:
+    """The article text of an HTML page (the dev scorer's interface)."""
+    return extract_html(doc, url).text
+
+
+def capture_text(doc: str, url: str | None = None) -> str:
+    """The article text of a text capture (the dev scorer's interface)."""
+    return clean_capture(doc).text
+
+
+def to_article(doc: Document, extracted: Extracted) -> Article:
+    return Article(
+        id=doc.id,
+        source=doc.source,
+        kind=doc.kind,
+        url=doc.url,
+        fetched_at=doc.fetched_at,
+        size_bytes=doc.size_bytes,
+        title=extracted.title,
+        text=extracted.text,
+        summary=extracted.summary,
+        authors=extracted.authors,
+        publisher=extracted.publisher,
+        language=extracted.language,
+        document=doc.content,
+        header=extracted.header,
+        credits=extracted.credits,
+        extractor_date=extracted.date,
+    )
+
+
+def extract_document(doc: Document, time_limit_s: float = DEFAULT_TIME_LIMIT_S) -> Article:
+    """One Document to one Article; raises StageError('no_article' | 'timeout')."""
+    extractor: Callable[[], Extracted]
+    if doc.kind == KIND_TEXT:
+        extractor = partial(clean_capture, doc.content)
+    else:
+        extractor = partial(extract_html, doc.content, doc.url)
+    with time_limit(time_limit_s):
+        extracted = extractor()
+        if extracted.language is None:
+            extracted = replace(extracted, language=detect_language(extracted.text))
+    return to_article(doc, extracted)
+
+
+def _extract_and_count(doc: Document, time_limit_s: float) -> Article:
+    article = extract_document(doc, time_limit_s)
+    count("articles_extracted")
+    return article
+
+
+class ExtractArticles(beam.PTransform):
+    """Documents to Articles; pages without an article, or too slow, become dead letters."""
+
+    def __init__(self, time_limit_s: float = DEFAULT_TIME_LIMIT_S, label: str | None = None):
+        super().__init__(label)
+        self._time_limit_s = time_limit_s
+
+    def expand(self, docs):
+        return docs | GuardedMap(
+            STAGE_EXTRACT, partial(_extract_and_count, time_limit_s=self._time_limit_s)
+        )
