@@ -159,9 +159,15 @@ def _read_pages(metadata: FileMetadata, max_bytes: int) -> Iterable[TimestampedV
         yield TimestampedValue(page, page_event_time(page))
 
 
-def _pubsub_page(message: bytes) -> TimestampedValue:
+def _pubsub_page(message: bytes, published=beam.DoFn.TimestampParam) -> TimestampedValue:
+    """A Pub/Sub message as a page: event time its fetched_at, else the message's publish time.
+
+    (Not 0: a page stamped 1970 is behind every window's allowed lateness and
+    the runner would drop it, or its dead letter, unseen.)
+    """
     page = Page("pubsub", message, len(message), declared_kind="jsonl")
-    return TimestampedValue(page, page_event_time(page))
+    seconds = _json_fetched_at(message)
+    return TimestampedValue(page, published if seconds is None else seconds)
 
 
 def _json_fetched_at(line: bytes) -> float | None:

@@ -29,7 +29,13 @@ from apache_beam.transforms.window import FixedWindows, IntervalWindow, Timestam
 from pipeline.build import process
 from pipeline.options import NewsbeamOptions
 from pipeline.sinks import OUTPUTS
-from pipeline.streaming import _read_pages, page_event_time, ready_files, write_streaming
+from pipeline.streaming import (
+    _pubsub_page,
+    _read_pages,
+    page_event_time,
+    ready_files,
+    write_streaming,
+)
 from tests.corpus import html_page
 from tests.support import REFERENCE_TIME
 from transforms.output import ToRecords
@@ -269,3 +275,13 @@ def test_event_time_is_fetched_at_when_given_else_the_file_mtime(tmp_path):
         "feed.jsonl:5": mtime,
         "story.html": mtime,
     }
+
+
+def test_pubsub_event_time_is_fetched_at_else_the_publish_time():
+    from apache_beam.utils.timestamp import Timestamp
+
+    published = Timestamp(T0 + 99)
+    given = _pubsub_page(json.dumps({"text": "x", "fetched_at": T0 + 1}).encode(), published)
+    missing = _pubsub_page(json.dumps({"text": "x"}).encode(), published)
+    broken = _pubsub_page(b"{not json", published)  # decode dead-letters it, in its window
+    assert [v.timestamp for v in (given, missing, broken)] == [Timestamp(T0 + 1), published, published]
