@@ -59,23 +59,29 @@ class WorkerLost(RuntimeError):
     """A Beam worker process died; the local runner would otherwise wait for it forever."""
 
 
+_RUN_IN_PROGRESS = threading.Event()
+
+
 def fail_fast_on_lost_workers() -> None:
     """Turn a dead local worker into an exception in the main thread.
 
     Beam's local multi-processing runner notices a dead worker in a background
-    thread and raises there, while the main thread keeps waiting for results
-    that never come. Re-raise it in the main thread (through a real signal, which
-    interrupts a blocking wait) so the run fails and can be retried.
+    thread ("Worker subprocess exited", "Channel closed prematurely", a gRPC
+    error) and raises there, while the main thread keeps waiting for results
+    that never come. While a run is in progress, any exception escaping a
+    background thread is re-raised in the main thread (through a real signal,
+    which interrupts a blocking wait) so the attempt fails and can be retried.
     """
     previous_hook = threading.excepthook
 
     def hook(args) -> None:
-        if "Worker subprocess exited" in str(args.exc_value):
+        if _RUN_IN_PROGRESS.is_set():
+            _RUN_IN_PROGRESS.clear()
             os.kill(os.getpid(), signal.SIGUSR1)
         previous_hook(args)
 
     def raise_lost(signum, frame) -> None:
-        raise WorkerLost("a Beam worker process exited during the run")
+        raise WorkerLost("a Beam worker thread or process failed during the run")
 
     threading.excepthook = hook
     signal.signal(signal.SIGUSR1, raise_lost)
@@ -194,10 +200,13 @@ def run(argv: list[str]) -> int:
         fail_fast_on_lost_workers()
     for attempt in range(1, attempts + 1):
         try:
+            _RUN_IN_PROGRESS.set()
             result = build(beam.Pipeline(options=options), opts, reference, inputs).run()
             result.wait_until_finish()
+            _RUN_IN_PROGRESS.clear()
             break
         except Exception as exc:  # noqa: BLE001 - a failed run is retried whole, then reported
+            _RUN_IN_PROGRESS.clear()
             remove_beam_temporaries(opts.output)
             # Beam's local runners do not retry a lost worker; Beam publishes output only
             # when the whole run succeeds, so running again cannot duplicate anything.

@@ -7,6 +7,18 @@ Two sinks, chosen by runner (see the README's streaming section):
   place when the bundle finishes. A reader never sees a half-written file.
 - On runners with full streaming semantics (Dataflow, Flink, TestStream),
   output is windowed (``--window_seconds``) and written by ``fileio.WriteToFiles``.
+
+Event time of a page: its crawler's ``fetched_at`` when the page gives one (a
+JSON line's field), else the file's modification time.
+
+Late data (runners with full semantics): syndication runs before windowing,
+in the global window, so a late page is still matched against what was seen.
+The output windows accept pages up to ``--dedup_ttl_days`` behind the
+watermark (the same horizon the pipeline remembers stories for): each late
+page is written at once as a further pane of its window, in its own file
+(``part-START-END-late-RANDOM.avro``). A page later than that is dropped by
+the runner (Dataflow counts it as dropped due to lateness); the local live
+runner has no windows and never drops.
 """
 
 from __future__ import annotations
@@ -30,14 +42,18 @@ from apache_beam.coders import VarIntCoder
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.transforms import trigger
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
-from apache_beam.transforms.window import FixedWindows, TimestampedValue
+from apache_beam.transforms.window import FixedWindows, GlobalWindow, TimestampedValue
+from apache_beam.utils.timestamp import Duration
+from apache_beam.utils.windowed_value import PaneInfoTiming
 
 import schemas
 from pipeline.options import NewsbeamOptions
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
 from pipeline.sources import event_time, read_file
+from transforms.decode import _iso_or_none
 from transforms.failures import count
 from transforms.output import ToRecords, pipeline_version
 from transforms.records import Page
@@ -124,25 +140,44 @@ class WatchFolder(beam.PTransform):
         )
 
 
+def page_event_time(page: Page) -> float:
+    """Event time: a JSON line's ``fetched_at`` when given, else the page's (the file's mtime), else 0.
+
+    ``read_file`` stamps every page with its file's mtime; a JSON line's own
+    ``fetched_at`` is only read by decode, so it is looked up here first.
+    """
+    if page.declared_kind == "jsonl":
+        seconds = _json_fetched_at(page.body)
+        if seconds is not None:
+            return seconds
+    return event_time(page)
+
+
 def _read_pages(metadata: FileMetadata, max_bytes: int) -> Iterable[TimestampedValue]:
     count("files_read")
     for page in read_file(metadata, max_bytes):
-        yield TimestampedValue(page, event_time(page))
+        yield TimestampedValue(page, page_event_time(page))
 
 
-def _pubsub_page(message: bytes) -> TimestampedValue:
+def _pubsub_page(message: bytes, published=beam.DoFn.TimestampParam) -> TimestampedValue:
+    """A Pub/Sub message as a page: event time its fetched_at, else the message's publish time.
+
+    (Not 0: a page stamped 1970 is behind every window's allowed lateness and
+    the runner would drop it, or its dead letter, unseen.)
+    """
     page = Page("pubsub", message, len(message), declared_kind="jsonl")
-    return TimestampedValue(page, _json_fetched_at(message))
+    seconds = _json_fetched_at(message)
+    return TimestampedValue(page, published if seconds is None else seconds)
 
 
-def _json_fetched_at(message: bytes) -> float:
-    """Event time of a Pub/Sub page: its fetched_at, else 0 (decode dead-letters bad JSON)."""
+def _json_fetched_at(line: bytes) -> float | None:
+    """A JSON line's fetched_at in epoch seconds (read as decode reads it), or None."""
     try:
-        value = json.loads(message).get("fetched_at")
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    except (ValueError, AttributeError, TypeError):
-        return 0.0
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError):
+        return None  # decode dead-letters it
+    iso = _iso_or_none(record.get("fetched_at")) if isinstance(record, dict) else None
+    return datetime.fromisoformat(iso).timestamp() if iso else None
 
 
 # ---------------------------------------------------------------- sinks
@@ -214,20 +249,56 @@ class _AvroFileSink(fileio.FileSink):
         self._records = []
 
 
-def write_streaming(records, output_dir: str, kind: str, live_local: bool, window_seconds: int):
-    """Write one kind of record in streaming: per bundle on the local runner, windowed elsewhere."""
+def window_file_name(window, pane, shard_index, total_shards, compression, destination) -> str:
+    """``part-START-END-TIMING-RANDOM.avro``: every firing of a window gets its own file.
+
+    Beam's ``default_file_naming`` leaves the pane out, so a late pane got the
+    on-time file's name and replaced it (measured on the DirectRunner, where
+    the pane index is also 0 on every firing; only its timing is kept). A
+    random part keeps each firing's file apart; a retried rename finds its
+    temporary file already moved, so a retry adds no duplicate.
+    """
+    name = "part"
+    if window != GlobalWindow():
+        start = window.start.to_utc_datetime().strftime("%Y%m%dT%H%M%S")
+        end = window.end.to_utc_datetime().strftime("%Y%m%dT%H%M%S")
+        name += f"-{start}-{end}"
+    timing = PaneInfoTiming.to_string(pane.timing).lower() if pane is not None else "pane"
+    return f"{name}-{timing}-{uuid.uuid4().hex[:12]}.avro"
+
+
+def write_streaming(
+    records,
+    output_dir: str,
+    kind: str,
+    live_local: bool,
+    window_seconds: int,
+    allowed_lateness_seconds: float = 0,
+):
+    """Write one kind of record in streaming: per bundle on the local runner, windowed elsewhere.
+
+    Windowed: a window's on-time pane is written when the watermark passes its
+    end; each page up to ``allowed_lateness_seconds`` late then fires a further
+    pane (its own file); later pages are dropped by the runner.
+    """
     folder = os.path.join(output_dir, kind)
     if live_local:
         return records | f"Bundles/{kind}" >> beam.ParDo(_WriteBundleAvro(folder, OUTPUTS[kind]))
     return (
         records
-        | f"Window/{kind}" >> beam.WindowInto(FixedWindows(window_seconds))
+        | f"Window/{kind}"
+        >> beam.WindowInto(
+            FixedWindows(window_seconds),
+            trigger=trigger.AfterWatermark(late=trigger.AfterCount(1)),
+            accumulation_mode=trigger.AccumulationMode.DISCARDING,
+            allowed_lateness=Duration(seconds=allowed_lateness_seconds),
+        )
         | f"Files/{kind}"
         >> fileio.WriteToFiles(
             path=folder,
             destination=lambda record: kind,
             sink=lambda destination: _AvroFileSink(OUTPUTS[kind]),
-            file_naming=fileio.default_file_naming(prefix="part", suffix=".avro"),
+            file_naming=window_file_name,
             max_writers_per_bundle=0,
         )
     )
@@ -282,7 +353,14 @@ def build_streaming(
         (DEAD_LETTERS, outputs.dead_letters),
     ):
         records = pcoll | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)
-        write_streaming(records, opts.output, kind, live_local, opts.window_seconds)
+        write_streaming(
+            records,
+            opts.output,
+            kind,
+            live_local,
+            opts.window_seconds,
+            allowed_lateness_seconds=opts.dedup_ttl_days * 86_400,
+        )
     return pipeline
 
 
@@ -321,18 +399,44 @@ def remove_temporaries(output_dir: str) -> int:
     return removed
 
 
+# The local runner re-runs a deferred source at once, ignoring the delay it asked
+# for: idle, it spun about 40-60% of a core. Pacing it costs no latency (the
+# source only asks to wait until its next poll) and is capped in case it asks
+# for more.
+MAX_PACING_SECONDS = 1.0
+
+
+def paced_fn_api_runner():
+    """A FnApiRunner that honours a source's requested resume delay (so it does not busy-poll)."""
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+    class PacedFnApiRunner(FnApiRunner):
+        def _add_sdk_delayed_applications_to_deferred_inputs(
+            self, bundle_context_manager, bundle_result, deferred_inputs
+        ):
+            delays = [
+                root.requested_time_delay.ToNanoseconds() / 1e9
+                for root in bundle_result.process_bundle.residual_roots
+            ]
+            if delays and min(delays) > 0:
+                time.sleep(min(min(delays), MAX_PACING_SECONDS))
+            return super()._add_sdk_delayed_applications_to_deferred_inputs(
+                bundle_context_manager, bundle_result, deferred_inputs
+            )
+
+    return PacedFnApiRunner()
+
+
 def _child(argv: list[str], reference_iso: str, skip: list[str]) -> None:
     """Run the endless pipeline (in a child process, so the parent can stop it cleanly)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
     from pipeline.cli import setup_logging
 
     setup_logging()
-    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-
     options = PipelineOptions(argv)
     options.view_as(StandardOptions).streaming = True
     opts = options.view_as(NewsbeamOptions)
-    pipeline = beam.Pipeline(runner=FnApiRunner(), options=options)
+    pipeline = beam.Pipeline(runner=paced_fn_api_runner(), options=options)
     build_streaming(
         pipeline, opts, datetime.fromisoformat(reference_iso), live_local=True, skip=skip
     )

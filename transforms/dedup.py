@@ -1,59 +1,63 @@
-"""Syndication detection: find republished copies of a story and point them at one canonical record.
+"""Syndication detection: find republished copies and point each at one canonical record."""
 
-How it works
-------------
-Pure core: a text is normalised (quote styles, HTML entities and a leading
-dateline folded away), cut into word 3-shingles hashed to 32 bits, and
-summarised (``summarise``). A MinHash signature split into many small bands
-(``BANDS`` bands of ``ROWS`` rows) gives the LSH keys: small bands make a
-half-length truncated copy (Jaccard about 0.5) collide in at least one band
-with probability above 0.99, where the usual wide bands (tuned for Jaccard
-0.8) find it about 5% of the time. Every candidate pair is then checked on the
-exact shingle sets (``compare``) and decided by ``is_same_story``: containment
-of the smaller text in the larger (so a cut-down copy is a copy), with extra
-evidence demanded where the text is short (a shared headline word) or the
-dates are far apart, and an update that is mostly new reporting kept apart.
-
-Which record is canonical (``rank_key``): earliest publication (instant if
-known, else the day, an unknown time counting as the end of its day), then the
-most complete text, then the id.
-
-Batch (``DetectSyndication()``): band keys -> GroupByKey -> candidate pairs
-(each article against the best-ranked members of its buckets) -> a join
-with the summaries -> verified edges -> one resolution step that walks the
-matched articles in rank order: an article becomes a copy of the best-ranked
-*canonical* it directly matches; if it matches only copies, it joins their
-canonical (so chains of updates resolve) and its figures are those of the
-link that placed it. Nothing is merged through a shared neighbour that is
-itself a copy of a different story, and the result does not depend on input
-order or worker count. The resolution step holds the verified edges (about
-one per copy) in memory on one worker.
-
-Streaming (``DetectSyndication(streaming=True, ttl_days=7)``): GroupByKey does
-not fire while a live source runs on the local runner, and one article's
-per-band decisions cannot be combined without it, so every article goes to one
-stateful DoFn (a single shard key) whose state is an LSH index over the
-canonicals seen in the last ``ttl_days`` of event time: a bag of compact
-entries (id, times, agency, shingle hashes, band keys) plus a version counter.
-The DoFn keeps a decoded copy of that index in memory and rebuilds it from
-state whenever the version in state differs (a restart, or another worker had
-the key), so the work per article does not grow with the stream. An article
-is a copy when it matches a canonical already written whose last sighting is
-within the TTL of the article's event time (checked on read); otherwise it is
-written as a new canonical. State is swept by an event-time timer, and the
-sweep only drops entries older than the TTL measured from the smaller of the
-timer's timestamp and the newest event time seen, because the local live
-runner fires timers early. Memory is bounded by the articles of
-``ttl_days + SWEEP_DAYS`` of event time. Throughput is that of one key.
-
-A fuller or earlier copy arriving after a shorter one was written: streaming
-output is final (records are not retracted), so the first-written record stays
-canonical and the later, fuller one is emitted as its copy (``syndicated_from``
-names the shorter record; its containment, the share of the copy's shingles
-found in the canonical, is then below 1). The counter
-``syndication_canonical_outranked`` counts these, and a batch re-run over the
-same pages picks the canonical by ``rank_key`` instead.
-"""
+# How it works
+# ------------
+# Pure core: a text is normalised (quote styles, HTML entities and a leading
+# dateline folded away), cut into word 3-shingles hashed to 32 bits, and
+# summarised (``summarise``). A MinHash signature split into many small bands
+# (``BANDS`` bands of ``ROWS`` rows) gives the LSH keys: small bands make a
+# half-length truncated copy (Jaccard about 0.5) collide in at least one band
+# with probability above 0.99, where the usual wide bands (tuned for Jaccard
+# 0.8) find it about 5% of the time. Every candidate pair is then checked on the
+# exact shingle sets (``compare``) and decided by ``is_same_story``: containment
+# of the smaller text in the larger (so a cut-down copy is a copy), with extra
+# evidence demanded where the text is short (a shared headline word) or the
+# dates are far apart, and an update that is mostly new reporting kept apart.
+#
+# Which record is canonical (``rank_key``): earliest publication (instant if
+# known, else the day, an unknown time counting as the end of its day), then the
+# most complete text, then the id.
+#
+# Batch (``DetectSyndication()``): band keys -> GroupByKey -> candidate pairs
+# (each article against the best-ranked members of its buckets) -> a join
+# with the summaries -> verified edges -> one resolution step that walks the
+# matched articles in rank order: an article becomes a copy of the best-ranked
+# *canonical* it directly matches; if it matches only copies, it joins their
+# canonical (so chains of updates resolve) and its figures are those of the
+# link that placed it. Nothing is merged through a shared neighbour that is
+# itself a copy of a different story, and the result does not depend on input
+# order or worker count. The resolution step holds the verified edges (about
+# one per copy) in memory on one worker.
+#
+# Streaming (``DetectSyndication(streaming=True, ttl_days=7)``): GroupByKey does
+# not fire while a live source runs on the local runner, and one article's
+# per-band decisions cannot be combined without it, so every article goes to one
+# stateful DoFn (a single shard key) whose state is an LSH index over the
+# canonicals seen in the last ``ttl_days`` of event time: a bag of compact
+# entries (id, times, agency, shingle hashes, band keys) plus a version token.
+# The DoFn keeps a decoded copy of that index in memory and rebuilds it from
+# state whenever the version in state differs (a restart, or another worker had
+# the key), so the work per article does not grow with the stream. An article
+# is a copy when it matches a canonical already written whose last sighting is
+# within the TTL of the article's event time (checked on read); otherwise it is
+# written as a new canonical. A matched copy refreshes its canonical's last
+# sighting, so the TTL runs from the latest copy of a story. State is swept
+# by an event-time timer, and the sweep only drops entries older than the
+# TTL measured from the smaller of the timer's timestamp and the newest event
+# time seen, because the local live runner fires timers early. Each article
+# also triggers the same sweep, measured from the newest event time, so state
+# stays bounded where the watermark does not move until the input ends. A
+# sweep runs once an entry is a day past its TTL, so its cost is amortised.
+# Memory is bounded by the canonicals of ``ttl_days + SWEEP_DAYS`` of event
+# time. Throughput is that of one key.
+#
+# A fuller or earlier copy arriving after a shorter one was written: streaming
+# output is final (records are not retracted), so the first-written record stays
+# canonical and the later, fuller one is emitted as its copy (``syndicated_from``
+# names the shorter record; its containment, the share of the copy's shingles
+# found in the canonical, is then below 1). The counter
+# ``syndication_canonical_outranked`` counts these, and a batch re-run over the
+# same pages picks the canonical by ``rank_key`` instead.
 
 from __future__ import annotations
 
@@ -69,6 +73,7 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 from apache_beam.coders import StrUtf8Coder, VarIntCoder
+from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
@@ -78,7 +83,7 @@ from apache_beam.transforms.userstate import (
     on_timer,
 )
 
-from transforms.failures import count
+from transforms.failures import METRICS_NAMESPACE, count
 from transforms.records import Article, Syndication
 
 ARTICLES = "articles"
@@ -529,6 +534,10 @@ _ARMED_P = beam.DoFn.StateParam(_ARMED)
 _SWEEP_P = beam.DoFn.TimerParam(_SWEEP)
 
 
+# How many canonicals the streaming state holds, seen after each article.
+_STATE_ENTRIES = Metrics.distribution(METRICS_NAMESPACE, "syndication_state_entries")
+
+
 def _token() -> str:
     # A fresh token per state write tells this instance's decoded index apart
     # from state written elsewhere (another worker, a retried bundle). It only
@@ -613,6 +622,12 @@ class _StreamingSyndication(beam.DoFn):
         newest = newest_state.read()
         if newest is None or now_ms > newest:
             newest_state.write(now_ms)
+            newest = now_ms
+        # Swept here as well as by the timer: where the watermark does not move
+        # until the input ends (a bounded input on the local runner), the
+        # newest event time still bounds the state.
+        self._sweep_state(key, newest, records_state, version_state, oldest_state)
+        _STATE_ENTRIES.update(len(self._index[key].entries))
         if armed_state.read() is None:
             oldest = oldest_state.read()
             if oldest is not None:
@@ -635,15 +650,21 @@ class _StreamingSyndication(beam.DoFn):
     ) -> Iterator[Any]:
         armed_state.clear()  # the next article re-arms the timer
         newest = newest_state.read()
+        if newest is not None:
+            # An early firing (local live runner) must not drop entries still
+            # in the TTL: measure from the newest event actually seen, never
+            # beyond it.
+            horizon = min(fired.micros // 1000, newest)
+            self._sweep_state(key, horizon, records_state, version_state, oldest_state)
+        return
+        yield  # a generator, so the runner accepts it as an on_timer callback
+
+    def _sweep_state(self, key, horizon_ms, records_state, version_state, oldest_state) -> None:
+        """Drop entries last seen more than the TTL before ``horizon_ms``, a day at a time."""
         oldest = oldest_state.read()
-        if newest is None or oldest is None:
-            return
-        # An early firing (local live runner) must not drop entries still in
-        # the TTL: measure from the newest event actually seen, never beyond.
-        horizon = min(fired.micros // 1000, newest)
-        cutoff = horizon - self._ttl_ms
-        if oldest + self._sweep_ms > cutoff:
-            return  # nothing a day past its TTL yet: keep the sweep amortised
+        cutoff = horizon_ms - self._ttl_ms
+        if oldest is None or oldest + self._sweep_ms > cutoff:
+            return  # nothing a day past its TTL yet: keeps the sweep amortised
         index = self._mirror(key, version_state, records_state)
         keep = [e for e in index.entries.values() if e.last_ms >= cutoff]
         records_state.clear()
@@ -657,8 +678,6 @@ class _StreamingSyndication(beam.DoFn):
             oldest_state.write(min(e.last_ms for e in keep))
         else:
             oldest_state.clear()
-        return
-        yield  # a generator, so the runner accepts it as an on_timer callback
 
 
 class _Streaming(beam.PTransform):

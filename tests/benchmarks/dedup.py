@@ -14,7 +14,7 @@ import tempfile
 from collections import Counter, defaultdict
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from transforms.dedup import ARTICLES, COPIES, DetectSyndication
 from transforms.records import DAY, TIME_NO_ZONE, Article, Published
@@ -52,11 +52,30 @@ def article_of(side: dict) -> Article:
     )
 
 
-def canonical_of(articles: list[Article], runner: str = "DirectRunner") -> list[tuple[str, str]]:
-    """(id, canonical id) of every article after DetectSyndication (batch)."""
+def _event_seconds(a: Article) -> float:
+    """Event time for streaming: the publication day (undated items at a fixed origin)."""
+    if a.published is None:
+        return 1_000_000_000.0
+    day = dt.datetime.fromisoformat(a.published.date).replace(tzinfo=dt.UTC)
+    return day.timestamp() + (60 * int(a.published.time[:2]) + int(a.published.time[3:]) if
+                              a.published.time else 0) * 60
+
+
+def canonical_of(articles: list[Article], runner: str = "DirectRunner",
+                 streaming: bool = False) -> list[tuple[str, str]]:
+    """(id, canonical id) of every article after DetectSyndication."""
+    options = PipelineOptions([], runner=runner)
+    options.view_as(StandardOptions).streaming = streaming
+    # Streaming takes them in event-time order (then id), as a feed would bring them.
+    ordered = sorted(articles, key=lambda x: (_event_seconds(x), x.id))
     with tempfile.TemporaryDirectory() as tmp:
-        with beam.Pipeline(options=PipelineOptions([], runner=runner)) as p:
-            out = p | beam.Create(sorted(articles, key=lambda x: x.id)) | DetectSyndication()
+        with beam.Pipeline(options=options) as p:
+            out = (
+                p
+                | beam.Create(ordered, reshuffle=False)
+                | beam.Map(lambda a: beam.window.TimestampedValue(a, _event_seconds(a)))
+                | DetectSyndication(streaming=streaming)
+            )
             (
                 (out[ARTICLES] | "A" >> beam.Map(lambda x: [x.id, x.id]),
                  out[COPIES] | "C" >> beam.Map(lambda x: [x.id, x.syndicated_from.canonical_id]))
@@ -68,7 +87,7 @@ def canonical_of(articles: list[Article], runner: str = "DirectRunner") -> list[
                 for line in open(path, encoding="utf-8")]
 
 
-def run(pairs_path: str, runner: str = "DirectRunner") -> dict:
+def run(pairs_path: str, runner: str = "DirectRunner", streaming: bool = False) -> dict:
     rows = [json.loads(line) for line in open(pairs_path, encoding="utf-8") if line.strip()]
     articles: dict[str, Article] = {}
     sides = []
@@ -78,7 +97,7 @@ def run(pairs_path: str, runner: str = "DirectRunner") -> dict:
         articles.setdefault(b.id, b)
         sides.append((row, a.id, b.id))
 
-    canonical = dict(canonical_of(list(articles.values()), runner))
+    canonical = dict(canonical_of(list(articles.values()), runner, streaming))
     if len(canonical) != len(articles):
         raise SystemExit(f"lost articles: {len(articles)} in, {len(canonical)} out")
 
@@ -121,8 +140,10 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, force=True)
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--pairs", required=True)
+    ap.add_argument("--streaming", action="store_true",
+                    help="run the streaming path (event time = publication day)")
     args = ap.parse_args()
-    print_table(run(args.pairs))
+    print_table(run(args.pairs, streaming=args.streaming))
 
 
 def print_table(counts: dict[str, Counter]) -> None:

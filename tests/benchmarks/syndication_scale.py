@@ -14,6 +14,7 @@ import time
 
 import apache_beam as beam
 import numpy as np
+from apache_beam.metrics import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from transforms import dedup
@@ -84,25 +85,32 @@ def run(n: int, streaming: bool) -> None:
     options = PipelineOptions([], runner="DirectRunner")
     options.view_as(StandardOptions).streaming = streaming
     start = time.perf_counter()
+    # CPU time as well as wall time: the machine may be shared.
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_start = usage.ru_utime + usage.ru_stime
     with tempfile.TemporaryDirectory() as tmp:
-        with beam.Pipeline(options=options) as p:
-            out = (
-                p
-                | beam.Create(sorted(items, key=lambda x: x[1]), reshuffle=False)
-                | beam.Map(lambda x: beam.window.TimestampedValue(x[0], x[1]))
-                | DetectSyndication(streaming=streaming)
-            )
-            (
-                (out[ARTICLES] | "A" >> beam.Map(lambda a: [a.id, a.id]),
-                 out[COPIES] | "C" >> beam.Map(lambda a: [a.id, a.syndicated_from.canonical_id]))
-                | beam.Flatten()
-                | beam.Map(json.dumps)
-                | beam.io.WriteToText(os.path.join(tmp, "out"))
-            )
+        p = beam.Pipeline(options=options)
+        out = (
+            p
+            | beam.Create(sorted(items, key=lambda x: x[1]), reshuffle=False)
+            | beam.Map(lambda x: beam.window.TimestampedValue(x[0], x[1]))
+            | DetectSyndication(streaming=streaming)
+        )
+        (
+            (out[ARTICLES] | "A" >> beam.Map(lambda a: [a.id, a.id]),
+             out[COPIES] | "C" >> beam.Map(lambda a: [a.id, a.syndicated_from.canonical_id]))
+            | beam.Flatten()
+            | beam.Map(json.dumps)
+            | beam.io.WriteToText(os.path.join(tmp, "out"))
+        )
+        result = p.run()
+        result.wait_until_finish()
         canonical = dict(json.loads(line) for path in glob.glob(os.path.join(tmp, "out*"))
                          for line in open(path, encoding="utf-8"))
     elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_start
+    peak_mb = usage.ru_maxrss / 1024
 
     root = {k: v for k, v in canonical.items()}
     story = {a.id: truth.get(a.id, a.id) for a, _ in items}
@@ -112,13 +120,20 @@ def run(n: int, streaming: bool) -> None:
     # A copy counts as found when it ends in its original's story.
     found = {k for k in true_copies if story[root[k]] == story[k]}
     print(f"mode={'streaming' if streaming else 'batch'} N={n} lost={len(items) - len(canonical)}")
-    print(f"time_s={elapsed:.1f} ms_per_article={1000 * elapsed / n:.3f} peak_rss_mb={peak_mb:.0f}")
+    print(f"time_s={elapsed:.1f} ms_per_article={1000 * elapsed / n:.3f} "
+          f"cpu_ms_per_article={1000 * cpu / n:.3f} peak_rss_mb={peak_mb:.0f}")
     print(f"copies_true={len(true_copies)} predicted={len(predicted)} "
           f"precision={len(correct) / max(1, len(predicted)):.4f} "
           f"recall={len(found) / max(1, len(true_copies)):.4f}")
     trunc = {k for k in true_copies if int(k[1:]) >= int(n * COPY_SHARE)}
     print(f"truncated_recall={len(trunc & found) / max(1, len(trunc)):.4f}")
     if streaming:
+        dists = result.metrics().query(
+            MetricsFilter().with_name("syndication_state_entries"))["distributions"]
+        if dists:
+            d = dists[0].committed
+            print(f"state_entries_measured: max={d.max} mean={d.mean:.0f} (canonicals in state, "
+                  f"seen after each article)")
         entry = _entry_bytes(items[0][0])
         held = int(ARTICLES_PER_DAY * (1 - COPY_SHARE - TRUNCATED_SHARE)
                    * (7 + dedup.SWEEP_DAYS + 1))
