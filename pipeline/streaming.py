@@ -458,7 +458,11 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
         options.view_as(StandardOptions).streaming = True
         pipeline = beam.Pipeline(options=options)
         build_streaming(pipeline, opts, reference_time, live_local=False)
-        pipeline.run().wait_until_finish()
+        # A streaming job on a cluster never finishes: submit it and return (the Dataflow
+        # Flex Template launcher, and a person at a terminal, expect the command to end).
+        result = pipeline.run()
+        LOG.info("streaming job submitted to %s (state %s); stop it with the runner's tools",
+                 options.view_as(StandardOptions).runner, result.state)
         return 0
     os.makedirs(opts.output, exist_ok=True)
     remove_temporaries(opts.output)
