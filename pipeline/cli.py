@@ -55,11 +55,18 @@ def reference_time(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class WorkerLost(RuntimeError):
-    """A Beam worker process died; the local runner would otherwise wait for it forever."""
+class WorkerLost(BaseException):
+    """A Beam worker died; the local runner would otherwise wait for it forever.
+
+    A BaseException, so that no ``except Exception`` inside the runner swallows it.
+    """
 
 
 _RUN_IN_PROGRESS = threading.Event()
+_RUN_LOST = threading.Event()
+# While a lost run has not ended, the main thread is signalled again this often: the first
+# signal may land where the runner swallows or delays it.
+RESIGNAL_SECONDS = 2.0
 
 
 def fail_fast_on_lost_workers() -> None:
@@ -75,16 +82,23 @@ def fail_fast_on_lost_workers() -> None:
     previous_hook = threading.excepthook
 
     def hook(args) -> None:
-        if _RUN_IN_PROGRESS.is_set():
-            _RUN_IN_PROGRESS.clear()
-            os.kill(os.getpid(), signal.SIGUSR1)
+        if _RUN_IN_PROGRESS.is_set() and not _RUN_LOST.is_set():
+            _RUN_LOST.set()
+            threading.Thread(target=_signal_until_ended, daemon=True).start()
         previous_hook(args)
 
     def raise_lost(signum, frame) -> None:
-        raise WorkerLost("a Beam worker thread or process failed during the run")
+        if _RUN_IN_PROGRESS.is_set():  # a signal queued after the attempt ended is moot
+            raise WorkerLost("a Beam worker thread or process failed during the run")
 
     threading.excepthook = hook
     signal.signal(signal.SIGUSR1, raise_lost)
+
+
+def _signal_until_ended() -> None:
+    while _RUN_LOST.is_set() and _RUN_IN_PROGRESS.is_set():
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(RESIGNAL_SECONDS)
 
 
 def remove_beam_temporaries(output: str) -> int:
@@ -200,13 +214,15 @@ def run(argv: list[str]) -> int:
         fail_fast_on_lost_workers()
     for attempt in range(1, attempts + 1):
         try:
+            _RUN_LOST.clear()
             _RUN_IN_PROGRESS.set()
             result = build(beam.Pipeline(options=options), opts, reference, inputs).run()
             result.wait_until_finish()
             _RUN_IN_PROGRESS.clear()
             break
-        except Exception as exc:  # noqa: BLE001 - a failed run is retried whole, then reported
+        except (Exception, WorkerLost) as exc:  # noqa: BLE001 - retried whole, then reported
             _RUN_IN_PROGRESS.clear()
+            _RUN_LOST.clear()
             remove_beam_temporaries(opts.output)
             # Beam's local runners do not retry a lost worker; Beam publishes output only
             # when the whole run succeeds, so running again cannot duplicate anything.
