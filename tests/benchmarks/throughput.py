@@ -31,6 +31,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,8 +50,10 @@ REFERENCE_TIME = "2026-01-01T00:00:00+00:00"
 BARE_OPTIONS = {"deduplicate": False, "include_comments": False, "favor_precision": True}
 BARE_CALL = ("trafilatura.extract(html, deduplicate=False, include_comments=False, "
              "favor_precision=True)")
+INNER = "extract: trafilatura.bare_extraction"
 MARK_EVERY = 3  # a marker after every third word: no 3-shingle survives unmarked in two copies
-_WORD = re.compile(r"(?<![&#\w])[A-Za-z]{3,}\b(?!;)")
+# A run of letters in any script (not an entity's name, not glued to digits).
+_WORD = re.compile(r"(?<![&#\w])[^\W\d_]{2,}(?![\w;])")
 _TEXT_NODE = re.compile(r">([^<]+)<")
 
 
@@ -112,21 +115,31 @@ def _bare_one(path: Path) -> bool:
     return trafilatura.extract(html, **BARE_OPTIONS) is not None
 
 
-def bare_loop(paths: list[Path]) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bare_loop(paths: list[Path]) -> tuple[float, float]:
+    """(wall s, CPU s) of the bare loop in this process."""
     _bare_one(paths[0])  # warm-up: lazy imports and caches
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for path in paths:
         _bare_one(path)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-def bare_pool(paths: list[Path], workers: int = 2) -> float:
+def bare_pool(paths: list[Path], workers: int = 2) -> tuple[float, float]:
+    """(wall s, CPU s of this process and the pool's) of the bare loop over a Pool."""
     _bare_one(paths[0])  # the forked workers inherit the warm process
-    started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for _ in pool.imap_unordered(_bare_one, paths, chunksize=8):
-            pass
-    return time.perf_counter() - started
+    started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    for _ in pool.imap_unordered(_bare_one, paths, chunksize=8):
+        pass
+    pool.close()
+    pool.join()
+    wall = time.perf_counter() - started
+    return wall, time.process_time() - cpu + _children_cpu() - children
 
 
 # --------------------------------------------------------------------------- (c) and (d)
@@ -146,20 +159,25 @@ _MEASURED = (
     "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)"
     ".returncode\n"
     "t = time.perf_counter() - t\n"
-    "print(t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(t, u.ru_maxrss, code, u.ru_utime + u.ru_stime)\n"
 )
 
 
 def run_newsbeam(inputs: str, output: Path, extra: list[str]) -> dict:
-    """Wall seconds, peak RSS (MB, of the largest process) and summary of one ``newsbeam run``."""
+    """Wall and CPU seconds, peak RSS (MB, largest process) and summary of one ``newsbeam run``.
+
+    CPU counts the run's processes that have ended and been waited for (Beam's
+    multi-processing workers included when the runner reaps them)."""
     out = subprocess.run([sys.executable, "-c", _MEASURED,
                           *newsbeam_command(inputs, output, extra)],
                          capture_output=True, text=True, check=True, cwd=REPO)
-    seconds, rss_kb, code = out.stdout.split()
+    seconds, rss_kb, code, cpu = out.stdout.split()
     if int(code) != 0:
         raise SystemExit(f"newsbeam run failed ({code}): {' '.join(extra)}")
     summary = json.loads((output / "summary.json").read_text())
-    return {"seconds": float(seconds), "rss_mb": int(rss_kb) / 1024, "summary": summary}
+    return {"seconds": float(seconds), "cpu": float(cpu), "rss_mb": int(rss_kb) / 1024,
+            "summary": summary}
 
 
 # --------------------------------------------------------------------------- per-stage profile
@@ -174,7 +192,7 @@ def stage_profile(paths: list[Path]) -> dict[str, float]:
     from transforms.dates import apply_dates, load_publishers
     from transforms.decode import decode_page
     from transforms.dedup import summarise
-    from transforms.extract import TRAFILATURA_OPTIONS, extract_document
+    from transforms.extract import extract_document
     from transforms.output import article_record, pipeline_version
     from transforms.records import StageError
     from transforms.topics import load_taxonomy, tag_article
@@ -185,10 +203,10 @@ def stage_profile(paths: list[Path]) -> dict[str, float]:
     ingested = int(reference.timestamp() * 1000)
     spent: dict[str, float] = {}
 
-    def timed(name: str, fn: Callable, *args):
+    def timed(name: str, fn: Callable, *args, **kwargs):
         started = time.perf_counter()
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         finally:
             spent[name] = spent.get(name, 0.0) + time.perf_counter() - started
 
@@ -199,27 +217,28 @@ def stage_profile(paths: list[Path]) -> dict[str, float]:
     def one(path: Path, records: list) -> None:
         (page,) = timed("read", pages_of, path)
         doc = timed("decode", decode_page, page)
-        # For the record, not counted in the sum: trafilatura alone with our options.
-        started = time.perf_counter()
-        trafilatura.bare_extraction(doc.content, url=doc.url, **TRAFILATURA_OPTIONS)
-        inner = time.perf_counter() - started
         try:
             article = timed("extract", extract_document, doc)
         except StageError:
             return
-        spent["extract: trafilatura.bare_extraction"] = (
-            spent.get("extract: trafilatura.bare_extraction", 0.0) + inner)
         article = timed("datelines", apply_datelines, article)
         article = timed("dates", apply_dates, article, reference, publishers)
         article = timed("topics", tag_article, article, taxonomy)
         timed("dedup signature", summarise, article)
         records.append(timed("records", article_record, article, ingested, version))
 
+    def inner(*args, **kwargs):  # the trafilatura call inside extract, timed on its own
+        return timed(INNER, bare_extraction, *args, **kwargs)
+
     records: list = []
     one(paths[0], [])  # warm-up (lazy imports, dateparser's first call)
     spent.clear()
-    for path in paths:
-        one(path, records)
+    bare_extraction, trafilatura.bare_extraction = trafilatura.bare_extraction, inner
+    try:
+        for path in paths:
+            one(path, records)
+    finally:
+        trafilatura.bare_extraction = bare_extraction
     buffer = io.BytesIO()
     timed("avro encode (deflate)", fastavro.writer, buffer, schema, records, "deflate")
     return spent
@@ -264,72 +283,85 @@ def throughput_report(pages: list[str], args, tmp: Path) -> int:
     make_corpus(pages[:1], 1, tmp / "one")
     inputs, one_input = str(tmp / "pages" / "*.html"), str(tmp / "one" / "*.html")
     seconds: dict[str, list[float]] = {k: [] for k in ("a", "b", "c", "d", "c1", "d1", "seeds")}
+    cpu: dict[str, list[float]] = {k: [] for k in seconds}
     summaries: dict[str, dict] = {}
+
+    def note(key: str, wall: float, cpu_s: float) -> None:
+        seconds[key].append(wall)
+        cpu[key].append(cpu_s)
+
     for run in range(1, args.runs + 1):
         if "a" in args.only:
-            seconds["a"].append(bare_loop(paths))
+            note("a", *bare_loop(paths))
         if "b" in args.only:
-            seconds["b"].append(bare_pool(paths))
+            note("b", *bare_pool(paths))
         for key, extra in (("c", []), ("d", MULTI)):
             if key not in args.only:
                 continue
             result = run_newsbeam(inputs, tmp / f"out_{key}", extra)
-            seconds[key].append(result["seconds"])
+            note(key, result["seconds"], result["cpu"])
             summaries[key] = result["summary"]
-            seconds[key + "1"].append(run_newsbeam(one_input, tmp / f"out_{key}1", extra)["seconds"])
-        seconds["seeds"].append(run_newsbeam(str(REPO / "seeds" / "*"), tmp / "out_seeds",
-                                             [])["seconds"])
-        print(f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in seconds.items() if v),
-              flush=True)
+            result = run_newsbeam(one_input, tmp / f"out_{key}1", extra)
+            note(key + "1", result["seconds"], result["cpu"])
+        result = run_newsbeam(str(REPO / "seeds" / "*"), tmp / "out_seeds", [])
+        note("seeds", result["seconds"], result["cpu"])
+        print(f"run {run}: " + ", ".join(f"{k} {v[-1]:.1f} s (cpu {cpu[k][-1]:.1f})"
+                                         for k, v in seconds.items() if v), flush=True)
 
     med = {k: median(v) for k, v in seconds.items() if v}
+    med_cpu = {k: median(v) for k, v in cpu.items() if v}
     rate = {k: n / med[k] for k in "abcd" if k in med}
     print(f"\n(a) runs: {BARE_CALL}")
-    print(f"medians of {args.runs} runs, {n} pages (2 cores; other jobs may share them)")
+    print(f"medians of {args.runs} runs, {n} pages (2 cores; other jobs may share them: "
+          "CPU-seconds per page is the figure that contention does not move)")
     labels = {"a": "(a) bare trafilatura, 1 process", "b": "(b) bare trafilatura, Pool(2)",
               "c": "(c) newsbeam run, 1 worker", "d": "(d) newsbeam run, 2 workers (multi_processing)"}
     for key, label in labels.items():
         if key in rate:
-            print(f"  {label:48s} {rate[key]:6.1f} pages/s   ({med[key]:.1f} s)")
+            print(f"  {label:48s} {rate[key]:6.1f} pages/s  ({med[key]:6.1f} s wall, "
+                  f"{1000 * med_cpu[key] / n:5.1f} CPU-ms/page)")
     for key in "cd":
         if key in summaries:
             s = summaries[key]
             print(f"  ({key}) summary: {s['pages_read']} read, {s['articles_written']} articles, "
                   f"{s['syndicated_copies']} syndicated copies, {s['dead_letters']} dead letters "
                   f"{s['dead_letters_by_reason']}")
-    if "a" in rate and "c" in rate:
-        print(f"  c/a = {rate['c'] / rate['a']:.2f}   (target >= 0.8)")
-    if "b" in rate and "d" in rate:
-        print(f"  d/b = {rate['d'] / rate['b']:.2f}   (target >= 0.9)")
+    for key, base, target in (("c", "a", 0.8), ("d", "b", 0.9)):
+        if key in rate and base in rate:
+            print(f"  {key}/{base} = {rate[key] / rate[base]:.2f} pages/s (target >= {target}); "
+                  f"per CPU-second {med_cpu[base] / med_cpu[key]:.2f}")
     for key in "cd":
         if key in med:
             per_page = (med[key] - med[key + "1"]) / (n - 1)
-            line = (f"  ({key}) start-up {med[key + '1']:.1f} s (run on 1 page); per page "
-                    f"{1000 * per_page:.1f} ms -> {1 / per_page:.1f} pages/s after start-up")
+            per_cpu = (med_cpu[key] - med_cpu[key + "1"]) / (n - 1)
+            line = (f"  ({key}) start-up {med[key + '1']:.1f} s wall, {med_cpu[key + '1']:.1f} "
+                    f"CPU-s (a run on 1 page); then {1000 * per_page:.1f} ms/page wall "
+                    f"({1 / per_page:.1f} pages/s), {1000 * per_cpu:.1f} CPU-ms/page")
             base = "a" if key == "c" else "b"
             if base in rate:
-                line += f"; vs ({base}): {(1 / per_page) / rate[base]:.2f}"
+                line += f"; pages/s vs ({base}) without start-up: {(1 / per_page) / rate[base]:.2f}"
             print(line)
     if "seeds" in med:
-        print(f"  newsbeam run on the seeds: {med['seeds']:.1f} s")
+        print(f"  newsbeam run on the seeds: {med['seeds']:.1f} s wall, {med_cpu['seeds']:.1f} CPU-s")
 
     if args.profile_pages:
         sample = paths[: args.profile_pages]
         spent = stage_profile(sample)
-        inner = spent.pop("extract: trafilatura.bare_extraction", 0.0)
+        inner = spent.pop(INNER, 0.0)
         total = sum(spent.values())
         print(f"\nper-stage profile: pure functions, one process, {len(sample)} of the pages "
               f"({1000 * total / len(sample):.1f} ms/page)")
         for name, value in sorted(spent.items(), key=lambda kv: -kv[1]):
             print(f"  {name:28s} {1000 * value / len(sample):7.2f} ms/page  {100 * value / total:5.1f} %")
             if name == "extract":
-                print(f"    of which trafilatura.bare_extraction (metadata on) "
-                      f"{1000 * inner / len(sample):7.2f} ms/page")
+                print(f"    of which trafilatura.bare_extraction (with_metadata, include_tables) "
+                      f"{1000 * inner / len(sample):.2f} ms/page; the rest is our cleanup and "
+                      "py3langid")
         if "c" in med:
-            per_page = (med["c"] - med["c1"]) / (n - 1)
+            per_page = (med_cpu["c"] - med_cpu["c1"]) / (n - 1)
             overhead = per_page - total / len(sample)
-            print(f"  Beam overhead = (c) per page - sum: {1000 * overhead:.1f} ms/page "
-                  f"({100 * overhead / per_page:.0f} % of (c)'s per-page cost)")
+            print(f"  Beam overhead = (c) CPU-ms per page after start-up - sum: "
+                  f"{1000 * overhead:.1f} ms/page ({100 * overhead / per_page:.0f} % of (c))")
     return 0
 
 
