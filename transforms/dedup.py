@@ -233,8 +233,11 @@ def _day_ordinal(date: str | None) -> int | None:
 _UNKNOWN_TIME = 2**62  # sorts after any instant in epoch ms
 
 
-def rank_key(article: Article) -> tuple:
-    """Canonical order: earliest publication, then the longer text, then the id (smaller wins)."""
+def rank_key(article: Article, word_count: int | None = None) -> tuple:
+    """Canonical order: earliest publication, then the longer text, then the id (smaller wins).
+
+    ``word_count`` is ``len(normalise_words(article.text))`` when the caller has it already.
+    """
     pub = article.published
     day = _day_ordinal(pub.date) if pub else None
     if day is None:
@@ -245,7 +248,9 @@ def rank_key(article: Article) -> tuple:
         # the original than a copy dated by day only.
         instant = pub.instant_ms
         when = (0, day, instant if instant is not None else _UNKNOWN_TIME)
-    return (*when, -len(normalise_words(article.text)), article.id)
+    if word_count is None:
+        word_count = len(normalise_words(article.text))
+    return (*when, -word_count, article.id)
 
 
 @dataclass(frozen=True)
@@ -271,7 +276,7 @@ def summarise(article: Article) -> Summary:
     pub = article.published
     return Summary(
         id=article.id,
-        rank=rank_key(article),
+        rank=rank_key(article, len(words)),  # the words once: normalising is a third of this
         day=_day_ordinal(pub.date) if pub else None,
         shingles=sh,
         title_words=title_words(article.title),
