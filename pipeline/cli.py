@@ -256,7 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         PipelineOptions(["--help"])
         return 0
     setup_logging()
-    return run(rest)
+    code = run(rest)
+    # A failed attempt can leave Beam's non-daemon threads waiting on a dead worker, and the
+    # interpreter would wait for them forever at exit: the result is final, so leave now.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":
