@@ -6,19 +6,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import apache_beam as beam
-from transforms.datelines import FindDatelines
-from transforms.dates import NormalizeDates
-from transforms.dedup import DetectSyndication
-from transforms.extract import ExtractArticles
-from transforms.topics import TagTopics
 
 from pipeline.options import NewsbeamOptions
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, WriteAvroFolder
 from pipeline.sources import ReadPages
+from transforms.datelines import FindDatelines
+from transforms.dates import NormalizeDates
 from transforms.decode import DecodePages
+from transforms.dedup import DetectSyndication
+from transforms.extract import ExtractArticles
 from transforms.failures import DEAD_LETTERS as DEAD
 from transforms.failures import MAIN
 from transforms.output import ToRecords, pipeline_version
+from transforms.topics import TagTopics
 
 
 @dataclass(frozen=True)
@@ -55,22 +55,23 @@ def process(
     return Outputs(stories[ARTICLES], stories[COPIES], dead)
 
 
+def avro_records(outputs: Outputs, reference_time: datetime) -> dict[str, beam.PCollection]:
+    """Each output as Avro dicts, stamped with the run's time and the producing versions."""
+    ingested_ms = int(reference_time.timestamp() * 1000)
+    version = pipeline_version()
+    streams = {ARTICLES: outputs.articles, COPIES: outputs.copies, DEAD_LETTERS: outputs.dead_letters}
+    return {
+        kind: pcoll | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)
+        for kind, pcoll in streams.items()
+    }
+
+
 def build(
     pipeline: beam.Pipeline, opts: NewsbeamOptions, reference_time: datetime, inputs: list[str]
 ) -> beam.Pipeline:
     """The batch pipeline: read ``inputs`` globs, process, write Avro under ``opts.output``."""
     pages = pipeline | "Read" >> ReadPages(inputs, opts.max_page_bytes)
     outputs = process(pages, opts, reference_time)
-    ingested_ms = int(reference_time.timestamp() * 1000)
-    version = pipeline_version()
-    for kind, pcoll in (
-        (ARTICLES, outputs.articles),
-        (COPIES, outputs.copies),
-        (DEAD_LETTERS, outputs.dead_letters),
-    ):
-        (
-            pcoll
-            | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)
-            | f"Write/{kind}" >> WriteAvroFolder(opts.output, kind, opts.num_shards)
-        )
+    for kind, records in avro_records(outputs, reference_time).items():
+        records | f"Write/{kind}" >> WriteAvroFolder(opts.output, kind, opts.num_shards)
     return pipeline

@@ -55,7 +55,6 @@ from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
 from pipeline.sources import event_time, read_file
 from transforms.decode import _iso_or_none
 from transforms.failures import count
-from transforms.output import ToRecords, pipeline_version
 from transforms.records import Page
 
 LOG = logging.getLogger("newsbeam")
@@ -321,7 +320,7 @@ def build_streaming(
     skip: Iterable[str] = (),
 ) -> beam.Pipeline:
     """The streaming pipeline: watched folder or Pub/Sub in, Avro out as pages arrive."""
-    from pipeline.build import process
+    from pipeline.build import avro_records, process
 
     if opts.pubsub_subscription:
         from apache_beam.io.gcp.pubsub import ReadFromPubSub
@@ -345,14 +344,7 @@ def build_streaming(
             | "Read" >> beam.FlatMap(_read_pages, opts.max_page_bytes)
         )
     outputs = process(pages, opts, reference_time, streaming=True)
-    ingested_ms = int(reference_time.timestamp() * 1000)
-    version = pipeline_version()
-    for kind, pcoll in (
-        (ARTICLES, outputs.articles),
-        (COPIES, outputs.copies),
-        (DEAD_LETTERS, outputs.dead_letters),
-    ):
-        records = pcoll | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)
+    for kind, records in avro_records(outputs, reference_time).items():
         write_streaming(
             records,
             opts.output,
