@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from transforms.records import Extracted, StageError
@@ -496,6 +496,17 @@ def _split_names(who: str) -> list[str]:
     return [n.strip() for n in re.split(r",|\band\b|&", who) if n.strip()]
 
 
+def _text_lines_above(lines: Sequence[_Line], start: int, limit: int) -> Iterator[tuple[int, _Line]]:
+    """Up to ``limit`` non-blank lines above index ``start``, nearest first, with their index."""
+    seen = 0
+    for idx in range(start - 1, -1, -1):
+        if seen == limit:
+            return
+        if lines[idx].text:
+            seen += 1
+            yield idx, lines[idx]
+
+
 def clean_capture(text: str) -> Extracted:
     """Title, header, body and credits of a plain-text capture of a news page."""
     lines = _in_context([_classify(raw) for raw in _capture_lines(text)])
@@ -515,19 +526,12 @@ def clean_capture(text: str) -> Extracted:
     title: str | None = None
     summary: str | None = None
     candidates: list[int] = []
-    idx = start - 1
-    seen = 0
-    while idx >= 0 and seen < HEAD_SCAN_LINES:
-        line = lines[idx]
-        idx -= 1
-        if not line.text:
-            continue
-        seen += 1
+    for idx, line in _text_lines_above(lines, start, HEAD_SCAN_LINES):
         if _is_header(line.text):
             header.append(line.text)
             continue
         if _headline_like(line) or (not candidates and _standfirst_like(line)):
-            candidates.append(idx + 1)
+            candidates.append(idx)
             short_headline = _headline_like(line) and words(line.text) < STANDFIRST_MIN_WORDS
             if len(candidates) == 2 or short_headline:
                 break
@@ -546,13 +550,7 @@ def clean_capture(text: str) -> Extracted:
         title_at = start
     # Dates, bylines and the site name just above the title belong to the header too.
     above: list[str] = []
-    idx, seen = title_at - 1, 0
-    while idx >= 0 and seen < ABOVE_TITLE_LINES:
-        line = lines[idx]
-        idx -= 1
-        if not line.text:
-            continue
-        seen += 1
+    for _, line in _text_lines_above(lines, title_at, ABOVE_TITLE_LINES):
         if _is_header(line.text):
             header.append(line.text)
         elif not line.bullet:
