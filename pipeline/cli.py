@@ -169,6 +169,14 @@ def summarize(totals: dict[str, int], seconds: float, inputs: list[str], output:
     }
 
 
+def write_summary(output: str, summary: dict) -> None:
+    """The run's summary as ``output/summary.json``."""
+    os.makedirs(output, exist_ok=True)
+    with open(os.path.join(output, "summary.json"), "w", encoding="utf-8") as handle:
+        json.dump(summary, handle, indent=2)
+        handle.write("\n")
+
+
 def print_summary(summary: dict) -> None:
     print(
         f"newsbeam: {summary['pages_read']} pages read -> {summary['articles_written']} articles, "
@@ -234,10 +242,7 @@ def run(argv: list[str]) -> int:
             LOG.warning("run failed (%s); running again, attempt %d of %d",
                         first_line, attempt + 1, attempts)
     summary = summarize(counters(result), time.monotonic() - started, inputs, opts.output)
-    os.makedirs(opts.output, exist_ok=True)
-    with open(os.path.join(opts.output, "summary.json"), "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2)
-        handle.write("\n")
+    write_summary(opts.output, summary)
     print_summary(summary)
     return 0
 

@@ -437,7 +437,7 @@ def _child(argv: list[str], reference_iso: str, skip: list[str]) -> None:
 
 def run_streaming(argv: list[str], options: PipelineOptions, reference_time: datetime) -> int:
     """``newsbeam run --streaming --watch GLOB``: run until SIGINT/SIGTERM, then print the summary."""
-    from pipeline.cli import print_summary
+    from pipeline.cli import print_summary, write_summary
 
     opts = options.view_as(NewsbeamOptions)
     if opts.pubsub_subscription and is_live_local(options):
@@ -501,9 +501,7 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
     summary.update(
         inputs=[opts.watch], output=opts.output, seconds=round(time.monotonic() - started, 2)
     )
-    with open(os.path.join(opts.output, "summary.json"), "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2)
-        handle.write("\n")
+    write_summary(opts.output, summary)
     print_summary(summary)
     if stop["signal"] is None and child.exitcode not in (0, None):
         return 1
