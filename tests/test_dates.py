@@ -46,7 +46,6 @@ def article(
     url: str | None = None,
     publisher: str | None = None,
     fetched_at: str | None = None,
-    extractor_date: str | None = None,
 ) -> Article:
     return Article(
         id="a1",
@@ -59,7 +58,6 @@ def article(
         fetched_at=fetched_at,
         document=document if document is not None else text,
         header=header,
-        extractor_date=extractor_date,
     )
 
 
@@ -285,11 +283,6 @@ def test_dateline_day_is_inferred():
     a = apply_datelines(article("SEOUL, Sept 18 (Reuters) - Talks resumed."))
     got = published_of(a, datetime(2024, 3, 1, tzinfo=UTC))
     assert (got.date, got.certainty, got.evidence) == ("2023-09-18", INFERRED_DAY, "dateline")
-
-
-def test_extractor_date_is_last_resort_evidence():
-    got = published_of(article(extractor_date="2024-03-24"))
-    assert (got.date, got.certainty, got.evidence) == ("2024-03-24", DAY, "extractor")
 
 
 # --- Mentioned days ------------------------------------------------------------------------

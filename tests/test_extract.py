@@ -66,7 +66,6 @@ def test_golden_html_metadata():
     assert got.authors == ("Mara Lindqvist",)
     assert got.publisher == "Coastline Gazette"
     assert got.language == "en"
-    assert got.date == "2025-03-14"
     assert got.credits == ("Additional reporting by Paul Schenk.",)
     german = extract_html(golden("bakery_prize.html"))
     assert german.title == "Bäckerei aus dem Ort gewinnt Landespreis"
@@ -138,7 +137,7 @@ def test_time_limit_leaves_fast_work_alone(in_thread):
 def test_to_article_carries_document_and_extracted_fields():
     doc = document("<html>page</html>")
     extracted = Extracted(title="T", text="Body.", summary="S", authors=("A",), publisher="P",
-                          language="en", date="2025-03-14", header=("By A",), credits=("C",))
+                          language="en", header=("By A",), credits=("C",))
     article = to_article(doc, extracted)
     assert (article.id, article.source, article.kind, article.url) == (
         "d1", "d1.src", KIND_HTML, "https://example.org/a")
@@ -146,8 +145,7 @@ def test_to_article_carries_document_and_extracted_fields():
     assert (article.title, article.text, article.summary) == ("T", "Body.", "S")
     assert (article.authors, article.publisher, article.language) == (("A",), "P", "en")
     assert article.document == "<html>page</html>"
-    assert (article.header, article.credits, article.extractor_date) == (
-        ("By A",), ("C",), "2025-03-14")
+    assert (article.header, article.credits) == (("By A",), ("C",))
 
 
 def test_extract_document_routes_text_captures_to_the_capture_cleaner():

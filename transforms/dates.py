@@ -18,6 +18,7 @@ import apache_beam as beam
 from lxml import html as lxml_html
 
 from transforms.failures import GuardedMap
+from transforms.html_tree import page_tree
 from transforms.records import (
     DAY,
     INFERRED_DAY,
@@ -517,10 +518,7 @@ def _json_ld_dates(tree) -> Iterator[tuple[str, str, bool]]:
 
 
 def _parse_html(doc: str):
-    try:
-        return lxml_html.document_fromstring(doc)
-    except (ValueError, lxml_html.etree.ParserError):
-        return None
+    return page_tree(doc)  # the tree extraction parsed, when it is the same page
 
 
 def _declared_url(tree) -> str | None:
@@ -723,8 +721,6 @@ def _candidates(
         top = (article.document or "").lstrip().split("\n", CAPTURE_TOP_LINES)
         yield from _line_candidates(top[:CAPTURE_TOP_LINES], "capture", day_first, year)
     yield "url", _url_reading(article.url)
-    if article.extractor_date:
-        yield "extractor", parse_machine(article.extractor_date)
     yield from _inferred_candidates(article.dateline, article.text, ceiling.date())
 
 

@@ -15,6 +15,20 @@ from typing import Any
 import apache_beam as beam
 import py3langid
 import trafilatura
+from courlan import extract_domain
+from lxml.html import HtmlElement
+from trafilatura.metadata import (
+    META_URL,
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_sitename,
+    extract_title,
+    extract_url,
+)
+from trafilatura.metadata import (
+    Document as PageMetadata,
+)
 
 from transforms.boilerplate import (
     AGENCIES,
@@ -24,6 +38,7 @@ from transforms.boilerplate import (
     split_title,
 )
 from transforms.failures import GuardedMap, count
+from transforms.html_tree import page_tree
 from transforms.records import (
     KIND_TEXT,
     STAGE_EXTRACT,
@@ -35,17 +50,23 @@ from transforms.records import (
 
 DEFAULT_TIME_LIMIT_S = 5.0
 # trafilatura's options, fixed: precision over recall (our cleanup removes what is left),
-# and no deduplication, whose cache is per process and so depends on page order.
+# and no deduplication, whose cache is per process and so depends on page order. No
+# metadata pass: its date search (htmldate) cost more than the extraction itself, and the
+# dates stage reads the page's dates; page_metadata reads the rest.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "deduplicate": False,
     "include_comments": False,
     "favor_precision": True,
-    "with_metadata": True,
+    "with_metadata": False,
     "include_tables": True,
 }
+# trafilatura first runs without its comparison with readability and jusText (fast=True:
+# 40% of its cost). A news story shorter than this is more likely under-extracted than
+# short, so then the full cascade runs and its result is kept.
+FULL_CASCADE_BELOW_CHARS = 1000
 # Shorter texts give py3langid too little to go on.
 LANGUAGE_MIN_CHARS = 40
-LANGUAGE_SAMPLE_CHARS = 2000
+LANGUAGE_SAMPLE_CHARS = 800
 # og:type values of pages that are news items even when their body is a photo or video.
 DESCRIBED_PAGE_TYPES = ("article", "video", "photo", "newsarticle")
 # A description shorter than this is a slogan, not a news item.
@@ -149,12 +170,37 @@ def _no_article(why: str) -> Extracted:
     raise StageError("no_article", why)
 
 
-def described_item(html: str, url: str | None = None) -> Extracted | None:
+def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
+    """Title, author, site, address, description and og:type of a page.
+
+    trafilatura's own metadata pass minus its date search: meta tags, then JSON-LD, then
+    the page's title and byline elements (trafilatura.metadata.extract_metadata, 2.3)."""
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:
+        meta.author = None  # a one-word author meta tag is a handle or a site name
+    try:
+        meta = extract_meta_json(tree, meta)
+    except Exception:  # noqa: BLE001 - its JSON-LD reader has bugs; the meta tags remain
+        pass
+    meta.title = meta.title or extract_title(tree)
+    meta.author = meta.author or extract_author(tree)
+    meta.url = meta.url or extract_url(tree, url)
+    if meta.url:
+        meta.hostname = extract_domain(meta.url, fast=True)
+    meta.sitename = meta.sitename or extract_sitename(tree)
+    if meta.sitename:
+        meta.sitename = meta.sitename.lstrip("@")
+        if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
+            meta.sitename = meta.sitename.title()
+    elif meta.url and (host := META_URL.match(meta.url)):
+        meta.sitename = host[1]
+    meta.clean_and_trim()
+    return meta
+
+
+def described_item(meta: PageMetadata) -> Extracted | None:
     """A page that declares itself an article (og:type) but has no body text: a photo,
     a video or an embedded post. Its description is the news item; None otherwise."""
-    meta = trafilatura.extract_metadata(html, default_url=url)
-    if meta is None:
-        return None
     description = " ".join((meta.description or "").split())
     if not (meta.pagetype or "").lower().startswith(DESCRIBED_PAGE_TYPES):
         return None
@@ -166,29 +212,41 @@ def described_item(html: str, url: str | None = None) -> Extracted | None:
         authors=_authors(meta.author),
         publisher=meta.sitename or None,
         language=detect_language(description),
-        date=meta.date or None,
     )
+
+
+def _main_text(tree: HtmlElement, url: str | None) -> str:
+    """trafilatura's text of the page: fast, then the full cascade when that falls short."""
+    doc = trafilatura.bare_extraction(tree, url=url, fast=True, **TRAFILATURA_OPTIONS)
+    text = (doc.text or "").strip() if doc is not None else ""
+    if len(text) < FULL_CASCADE_BELOW_CHARS:
+        full = trafilatura.bare_extraction(tree, url=url, fast=False, **TRAFILATURA_OPTIONS)
+        if full is not None and (full.text or "").strip():
+            text = full.text.strip()
+    return text
 
 
 def extract_html(html: str, url: str | None = None) -> Extracted:
     """Article text and metadata of an HTML page (trafilatura, then our cleanup)."""
-    doc = trafilatura.bare_extraction(html, url=url, **TRAFILATURA_OPTIONS)
-    if doc is None or not (doc.text or "").strip():
-        return described_item(html, url) or _no_article("trafilatura found no main text")
-    title = split_title(doc.title, doc.sitename, doc.hostname)
-    cleaned = clean_paragraphs(doc.text.split("\n"), title=title, description=doc.description)
+    tree = page_tree(html)
+    if tree is None:
+        _no_article("not parseable as HTML")
+    meta = page_metadata(tree, url)
+    body = _main_text(tree, url)
+    if not body:
+        return described_item(meta) or _no_article("trafilatura found no main text")
+    title = split_title(meta.title, meta.sitename, meta.hostname)
+    cleaned = clean_paragraphs(body.split("\n"), title=title, description=meta.description)
     if not is_article_like(cleaned.paragraphs):
-        return described_item(html, url) or _no_article("nothing article-like left after cleanup")
+        return described_item(meta) or _no_article("nothing article-like left after cleanup")
     text = "\n\n".join(cleaned.paragraphs)
-    language = doc.language or detect_language(text)
     return Extracted(
         title=title,
         text=text,
         summary=cleaned.summary,
-        authors=_authors(doc.author),
-        publisher=doc.sitename or None,
-        language=language,
-        date=doc.date or None,
+        authors=_authors(meta.author),
+        publisher=meta.sitename or None,
+        language=detect_language(text),
         credits=cleaned.credits,
     )
 
@@ -220,7 +278,6 @@ def to_article(doc: Document, extracted: Extracted) -> Article:
         document=doc.content,
         header=extracted.header,
         credits=extracted.credits,
-        extractor_date=extracted.date,
     )
 
 

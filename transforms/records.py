@@ -66,7 +66,6 @@ class Extracted:
     authors: tuple[str, ...] = ()
     publisher: str | None = None  # site or publication name as the page gives it
     language: str | None = None  # ISO 639-1
-    date: str | None = None  # the extractor's own date reading, as found (evidence only)
     header: tuple[str, ...] = ()  # lines above the body that were dropped (bylines, date lines)
     credits: tuple[str, ...] = ()  # credit lines dropped from the body ("(Reporting by ...)")
 
@@ -135,7 +134,6 @@ class Article:
     document: str | None = field(default=None, repr=False, compare=False)
     header: tuple[str, ...] = field(default=(), repr=False)
     credits: tuple[str, ...] = field(default=(), repr=False)
-    extractor_date: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -34,14 +34,14 @@ def _norm(value: str | None, agency: bool = False) -> str | None:
     return value.strip(" -\u2013\u2014:,") or None
 
 
-def _article(page_id: str, html: str, url: str | None, extractor_date: str | None) -> Article:
+def _article(page_id: str, html: str, url: str | None) -> Article:
     return Article(id=page_id, source=page_id, kind=KIND_HTML, url=url, title=None, text="",
-                   document=html, extractor_date=extractor_date)
+                   document=html)
 
 
 def published_day(html: str, url: str | None = None) -> str | None:
     """The dev scorer's interface (score_dates.py --module tests.benchmarks.dates:published_day)."""
-    got = find_published(_article("page", html, url, None), datetime.now(UTC), _PUBLISHERS)
+    got = find_published(_article("page", html, url), datetime.now(UTC), _PUBLISHERS)
     return got.date if got else None
 
 
@@ -55,7 +55,7 @@ def bench_days(folder: Path, reference: datetime, verbose: bool) -> dict:
     publishers = load_publishers()
     pages = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()
              if line.strip()]
-    counts = {"dated": 0, "no_url": 0, "with_url": 0, "with_extractor": 0}
+    counts = {"dated": 0, "no_url": 0, "with_url": 0}
     spent = {"extract": 0.0, "dates": 0.0, "datelines": 0.0}
     for page in pages:
         raw = gzip.decompress((folder / page["html"]).read_bytes())
@@ -67,7 +67,7 @@ def bench_days(folder: Path, reference: datetime, verbose: bool) -> dict:
         find_dateline(text)
         spent["datelines"] += time.perf_counter() - start
         start = time.perf_counter()
-        got = find_published(_article(page["id"], html, None, None), reference, publishers)
+        got = find_published(_article(page["id"], html, None), reference, publishers)
         spent["dates"] += time.perf_counter() - start
         want = page.get("expected_date")
         if not want:
@@ -75,30 +75,12 @@ def bench_days(folder: Path, reference: datetime, verbose: bool) -> dict:
         counts["dated"] += 1
         day = got.date if got else None
         counts["no_url"] += day == want
-        with_url = find_published(_article(page["id"], html, page["url"], None), reference,
+        with_url = find_published(_article(page["id"], html, page["url"]), reference,
                                   publishers)
         counts["with_url"] += bool(with_url and with_url.date == want)
         if verbose and day != want:
             print(f"  day {page['id']}: want {want} got {got}", file=sys.stderr)
     return {"counts": counts, "spent": spent, "pages": len(pages)}
-
-
-def bench_extractor_date(folder: Path, reference: datetime) -> float:
-    """Day accuracy when trafilatura's own date reading is passed in as extractor_date."""
-    publishers = load_publishers()
-    pages = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()
-             if line.strip()]
-    right = dated = 0
-    for page in pages:
-        if not page.get("expected_date"):
-            continue
-        html = gzip.decompress((folder / page["html"]).read_bytes()).decode("utf-8", "replace")
-        meta = trafilatura.extract_metadata(html)
-        got = find_published(_article(page["id"], html, None, meta.date if meta else None),
-                             reference, publishers)
-        dated += 1
-        right += bool(got and got.date == page["expected_date"])
-    return right / dated if dated else 0.0
 
 
 def dateline_hits(item: dict, place: str | None, agency: str | None) -> tuple[bool, bool]:
@@ -130,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, help="folder with manifest.jsonl and <id>.html.gz")
     ap.add_argument("--datelines", type=Path, help="JSON Lines of openings with expected fields")
     ap.add_argument("--reference", help="ISO reference time (default: now, the run's time)")
-    ap.add_argument("--extractor-date", action="store_true",
-                    help="also score with trafilatura's date passed in as extractor_date")
     ap.add_argument("-v", "--verbose", action="store_true", help="list the misses on stderr")
     args = ap.parse_args(argv)
     reference = (datetime.fromisoformat(args.reference) if args.reference
@@ -149,9 +129,6 @@ def main(argv: list[str] | None = None) -> int:
               f"({c['no_url']}/{c['dated']}; target {TARGET_DAY_ACCURACY})")
         print(f"day accuracy (with URL)      {c['with_url'] / dated:.3f} "
               f"({c['with_url']}/{c['dated']})")
-        if args.extractor_date:
-            print(f"day accuracy (URL held back, trafilatura date as evidence) "
-                  f"{bench_extractor_date(args.data, reference):.3f}")
         print(f"per page ms: trafilatura.extract {1000 * s['extract'] / n:.2f}, "
               f"dates {1000 * s['dates'] / n:.2f}, datelines {1000 * s['datelines'] / n:.3f}")
         print(f"dates+datelines share of page time {share:.3f} (target < {TARGET_SHARE})")
