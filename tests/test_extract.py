@@ -194,3 +194,55 @@ def test_a_page_that_is_not_an_article_stays_no_article(og_type, description):
     with pytest.raises(StageError) as err:
         extract_html(_photo_page(og_type, description))
     assert err.value.reason == "no_article"
+
+
+# --- One parse, fast extraction first -------------------------------------------------------
+def test_page_tree_is_parsed_once_per_page_and_left_unchanged_by_extraction():
+    from lxml import etree
+
+    from transforms.html_tree import page_tree
+
+    html = golden("harbour_ferry.html")
+    tree = page_tree(html)
+    before = etree.tostring(tree)
+    extract_html(html)
+    assert page_tree(html) is tree  # the dates stage gets the same tree back
+    assert etree.tostring(tree) == before  # extraction read it without changing it
+    other = golden("bakery_prize.html")
+    assert page_tree(other) is not tree
+    assert page_tree("") is None
+
+
+def _trafilatura_calls(monkeypatch) -> list[bool]:
+    import trafilatura
+
+    calls: list[bool] = []
+    real = trafilatura.bare_extraction
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs["fast"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", recording)
+    return calls
+
+
+def _story(paragraphs: int) -> str:
+    body = "".join(
+        f"<p>Paragraph {i}: the council met on Tuesday to debate harbour budget line {i}, "
+        f"and member {i} asked how much the dredging of berth {i} would cost this year.</p>"
+        for i in range(paragraphs)
+    )
+    return f"<html><head><title>Budget</title></head><body><article>{body}</article></body></html>"
+
+
+def test_a_long_story_needs_only_the_fast_extraction(monkeypatch):
+    calls = _trafilatura_calls(monkeypatch)
+    assert len(extract_html(_story(12)).text) >= 1000
+    assert calls == [True]
+
+
+def test_a_short_fast_result_runs_the_full_cascade(monkeypatch):
+    calls = _trafilatura_calls(monkeypatch)
+    assert len(extract_html(_story(3)).text) < 1000
+    assert calls == [True, False]
