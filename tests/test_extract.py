@@ -172,8 +172,9 @@ def test_extract_articles_composite_outputs_articles_and_dead_letters():
         )
 
 
-def _photo_page(og_type: str, description: str) -> str:
-    return (f'<html><head><title>Harbour lights festival opens - Coastline Gazette</title>'
+def _photo_page(og_type: str, description: str,
+                title: str = "Harbour lights festival opens - Coastline Gazette") -> str:
+    return (f'<html><head><title>{title}</title>'
             f'<meta property="og:type" content="{og_type}">'
             f'<meta property="og:description" content="{description}"></head>'
             f'<body><div class="gallery"><img src="a.jpg"><img src="b.jpg"></div></body></html>')
@@ -186,13 +187,21 @@ def test_a_photo_or_video_article_without_body_text_is_its_description():
     assert extracted.title.startswith("Harbour lights festival opens")
 
 
-@pytest.mark.parametrize("og_type, description", [
-    ("website", "Thousands gathered on the quay on Friday night as the festival opened"),
-    ("article", "Photos"),
+@pytest.mark.parametrize("og_type", ["article", "video.other"])
+def test_an_article_page_without_text_or_description_is_its_headline(og_type):
+    extracted = extract_html(_photo_page(og_type, "Photos"))
+    assert extracted.title == extracted.text == "Harbour lights festival opens"
+
+
+@pytest.mark.parametrize("og_type, description, title", [
+    ("website", "Thousands gathered on the quay on Friday night as the festival opened",
+     "Harbour lights festival opens"),
+    ("article", "Photos", "Gallery"),
+    ("article", "", "Photos - Coastline Gazette"),
 ])
-def test_a_page_that_is_not_an_article_stays_no_article(og_type, description):
+def test_a_page_that_is_not_an_article_stays_no_article(og_type, description, title):
     with pytest.raises(StageError) as err:
-        extract_html(_photo_page(og_type, description))
+        extract_html(_photo_page(og_type, description, title))
     assert err.value.reason == "no_article"
 
 

@@ -32,6 +32,8 @@ from trafilatura.metadata import (
 
 from transforms.boilerplate import (
     AGENCIES,
+    SHORT_ITEM_MIN_WORDS,
+    TITLE_MAX_WORDS,
     clean_capture,
     clean_paragraphs,
     is_article_like,
@@ -199,19 +201,25 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
 
 
 def described_item(meta: PageMetadata) -> Extracted | None:
-    """A page that declares itself an article (og:type) but has no body text: a photo,
-    a video or an embedded post. Its description is the news item; None otherwise."""
-    description = " ".join((meta.description or "").split())
+    """A page that declares itself an article (og:type) but has no body text: a photo, a
+    video, a live stream or an embedded post. Its description is the news item; without
+    one, its headline alone is (as for a headline-only text capture). None otherwise."""
     if not (meta.pagetype or "").lower().startswith(DESCRIBED_PAGE_TYPES):
         return None
-    if len(description.split()) < DESCRIBED_MIN_WORDS:
+    title = split_title(meta.title, meta.sitename, meta.hostname)
+    description = " ".join((meta.description or "").split())
+    if len(description.split()) >= DESCRIBED_MIN_WORDS:
+        text = description
+    elif title and SHORT_ITEM_MIN_WORDS <= len(title.split()) <= TITLE_MAX_WORDS:
+        text = title
+    else:
         return None
     return Extracted(
-        title=split_title(meta.title, meta.sitename, meta.hostname),
-        text=description,
+        title=title,
+        text=text,
         authors=_authors(meta.author),
         publisher=meta.sitename or None,
-        language=detect_language(description),
+        language=detect_language(text),
     )
 
 
