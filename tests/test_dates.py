@@ -9,6 +9,8 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.datelines import apply_datelines
 from transforms.dates import (
@@ -436,3 +438,19 @@ def test_epoch_attribute_is_read_in_utc():
 def test_an_announced_weekday_day_is_not_the_publication_day():
     text = "The band will tour. Tickets go on sale at 10 a.m. Friday, Dec. 6."
     assert published_of(article(text)) is None
+
+
+# --- The weekday scan is the full-text regex scan, only faster --------------------------------
+_MENTION_WORDS = ("on", "last", "next", "this", "coming", "Friday", "Monday,", "Dec.", "6", "said",
+                  "late", "the", "Tuesday", "Sunday's", "Friday-night", "KCNA", "since", "by",
+                  "reported", "x" * 120, "(March", "29)")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_MENTION_WORDS), max_size=30), st.sampled_from((" ", "  ", "\n")))
+def test_weekday_scan_finds_what_the_regex_finds_over_the_whole_text(words, sep):
+    from transforms.dates import _WEEKDAY_MENTION, _weekday_mentions
+
+    text = sep.join(words)
+    want = [(m.span(), m.groupdict()) for m in _WEEKDAY_MENTION.finditer(text)]
+    assert [(m.span(), m.groupdict()) for m in _weekday_mentions(text)] == want

@@ -751,6 +751,9 @@ _WEEKDAY_MENTION = re.compile(
     r"\b(?P<wd>Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b(?!\s*[,(]?\s*"
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d)"
 )
+_WEEKDAY_NAME = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
+# How far before a weekday its mention can start (two words and a preposition phrase).
+MENTION_LEAD_CHARS = 200
 _RELATIVE = re.compile(
     r"\b(?P<word>yesterday|today|tomorrow)\b"
     r"|\b(?P<n>a|one|two|three|four|five|six|seven|\d)\s+days?\s+(?P<dir>after|before|ago|earlier|later)\b",
@@ -777,11 +780,25 @@ def _weekday_phrase(m: re.Match) -> tuple[str, str]:
     return " ".join([*words[-2:], wd]), "on_or_before"
 
 
+def _weekday_mentions(text: str) -> Iterator[re.Match]:
+    """``_WEEKDAY_MENTION.finditer(text)``, but trying it only just before each weekday name:
+    the pattern's leading words would otherwise be tried at every position of the text."""
+    searched_to = 0
+    for name in _WEEKDAY_NAME.finditer(text):
+        if name.start() < searched_to:
+            continue
+        m = _WEEKDAY_MENTION.search(text, max(searched_to, name.start() - MENTION_LEAD_CHARS))
+        if m is None:
+            return
+        searched_to = m.end()
+        yield m
+
+
 def mentioned_days(text: str, published: Published) -> tuple[MentionedDay, ...]:
     """Weekdays and relative days in the text, resolved against the publication day."""
     pub = date.fromisoformat(published.date)
     found: list[tuple[int, MentionedDay]] = []
-    for m in _WEEKDAY_MENTION.finditer(text):
+    for m in _weekday_mentions(text):
         phrase, direction = _weekday_phrase(m)
         back = (pub.weekday() - WEEKDAYS[m.group("wd").lower()]) % 7
         if direction == "before":
