@@ -20,7 +20,6 @@ from lxml.html import HtmlElement
 from trafilatura.metadata import (
     META_URL,
     examine_meta,
-    extract_author,
     extract_meta_json,
     extract_sitename,
     extract_title,
@@ -40,6 +39,7 @@ from transforms.boilerplate import (
     split_title,
 )
 from transforms.failures import GuardedMap, count
+from transforms.html_author import page_author
 from transforms.html_tree import page_tree
 from transforms.records import (
     KIND_TEXT,
@@ -185,7 +185,7 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     except Exception:  # noqa: BLE001 - its JSON-LD reader has bugs; the meta tags remain
         pass
     meta.title = meta.title or extract_title(tree)
-    meta.author = meta.author or extract_author(tree)
+    meta.author = meta.author or page_author(tree)
     meta.url = meta.url or extract_url(tree, url)
     if meta.url:
         meta.hostname = extract_domain(meta.url, fast=True)
