@@ -19,6 +19,9 @@ from transforms.records import KIND_TEXT, Article
 from transforms.topics import (
     TagTopics,
     TaxonomyError,
+    _found_phrases,
+    _Reader,
+    _Vocab,
     load_taxonomy,
     score_topics,
     tag_article,
@@ -36,6 +39,60 @@ def tax():
 def topics_of(tax, title, text, summary=None):
     hits, scores = score_topics(tax, title, summary, text)
     return {h.topic for h in hits}, scores, hits
+
+
+# ---------------------------------------------------------------- shortcuts that must not change results
+
+
+@pytest.mark.parametrize(
+    "phrase, text",
+    [
+        ("abduct*", "the abducted girl"),
+        ("abduct*", "mabducted"),  # not at a word start
+        ("abduct*", "mabduct and abduction"),  # the second occurrence counts
+        ("n korea*", "n. korea and n.korean"),
+        ("u.s.", "the us and the u.s."),
+        ("six party talks", "six-party talks"),
+        ("re:\\bkim\\b", "kim jong un"),
+        ("talks", "talkshow"),
+    ],
+)
+def test_found_is_whether_there_are_spans(phrase, text):
+    p = _Reader("test").phrase(phrase, 1.0, "test")
+    assert p.found(text) == bool(p.spans(text))
+
+
+@pytest.mark.parametrize(
+    "prefix, present",
+    [
+        ("abduct", True),
+        ("abductions", True),
+        ("abductionsx", False),
+        ("zz", False),
+        ("a", True),
+        ("korea", True),
+        ("kor", True),
+        ("b", False),
+    ],
+)
+def test_vocab_finds_words_by_prefix(prefix, present):
+    assert _Vocab("korea abductions; abductee.").has_prefix(prefix) is present
+
+
+def test_anchored_phrases_hold_every_phrase_once(tax):
+    texts = [p.text for _, _, group in tax.anchored_phrases for p in group]
+    assert len(texts) == len(set(texts))
+    every = set()
+    for t in tax.topics:
+        every |= {p.text for p in (*t.terms, *t.exclusions, *t.context)}
+        every |= {p.text for r in t.rules for p in (*r.terms, *r.near)}
+    assert set(texts) == every
+
+
+def test_found_phrases_are_those_each_phrase_finds(tax):
+    whole = "tokyo said the abductee issue and n. korea's missile launch at the summit"
+    every = {p.text: p for _, _, group in tax.anchored_phrases for p in group}
+    assert _found_phrases(tax, whole) == {t for t, p in every.items() if p.found(whole)}
 
 
 # ---------------------------------------------------------------- the packaged taxonomy
