@@ -20,6 +20,7 @@ from transforms.topics import (
     TagTopics,
     TaxonomyError,
     _found_phrases,
+    _later_words,
     _Reader,
     _Vocab,
     load_taxonomy,
@@ -89,10 +90,73 @@ def test_anchored_phrases_hold_every_phrase_once(tax):
     assert set(texts) == every
 
 
-def test_found_phrases_are_those_each_phrase_finds(tax):
-    whole = "tokyo said the abductee issue and n. korea's missile launch at the summit"
-    every = {p.text: p for _, _, group in tax.anchored_phrases for p in group}
-    assert _found_phrases(tax, whole) == {t for t, p in every.items() if p.found(whole)}
+@pytest.mark.parametrize(
+    "whole",
+    [
+        "tokyo said the abductee issue and n. korea's missile launch at the summit",
+        "japanese citizens abducted by nkorea agents; abduction-victims; nuclear-tests",
+        "abducted by n.korea in the korean peninsula; forcibly drafted workers",
+        "by the north korean agents of pyongyang's declaration",
+    ],
+)
+def test_found_phrases_are_those_each_phrase_finds(tax, whole):
+    # Looking up a phrase's later words first must never drop a phrase that its
+    # first word (the anchor) lets through and its pattern finds.
+    vocab = _Vocab(whole)
+    expected = {
+        p.text
+        for anchor, prefix, group in tax.anchored_phrases
+        for p in group
+        if vocab.may_match(anchor, prefix) and p.found(whole)
+    }
+    assert _found_phrases(tax, whole) == expected
+    assert "by n korea*" in expected or "nkorea" not in whole
+
+
+_TAXONOMY_WORDS = sorted(
+    {w for p in load_taxonomy().later_words for w in p.replace("*", "").replace("-", " ").split()}
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_TAXONOMY_WORDS),
+            st.sampled_from(["", "s", "ed", "x"]),
+            st.sampled_from([" ", "-", ". ", ".", "\n", "'s ", ", ", ""]),
+        ),
+        max_size=12,
+    )
+)
+def test_later_words_never_drop_a_phrase_found(parts):
+    tax = load_taxonomy()
+    whole = "".join(w + end + sep for w, end, sep in parts)
+    vocab = _Vocab(whole)
+    expected = {
+        p.text
+        for anchor, prefix, group in tax.anchored_phrases
+        for p in group
+        if vocab.may_match(anchor, prefix) and p.found(whole)
+    }
+    assert _found_phrases(tax, whole) == expected
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("abduction issue", (("issue", False),)),
+        ("abduction case*", (("case", True),)),
+        ("by n korea*", (("n", True),)),  # "by nkorea": an initial may run into the next word
+        ("n korea*", ()),
+        ("u.s. forces", (("forces", False),)),
+        ("the u.s.", ()),
+        ("six-party talks", (("party", False), ("talks", False))),
+        ("re:by north", ()),
+    ],
+)
+def test_later_words_are_whole_words_of_any_match(text, words):
+    assert _later_words(text) == words
 
 
 # ---------------------------------------------------------------- the packaged taxonomy

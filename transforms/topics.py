@@ -140,6 +140,13 @@ class Taxonomy:
                 groups.setdefault((p.anchor, p.anchor_prefix), {}).setdefault(p.text, p)
         return tuple((a, prefix, tuple(ps.values())) for (a, prefix), ps in groups.items())
 
+    @cached_property
+    def later_words(self) -> dict[str, tuple[tuple[str, bool], ...]]:
+        """``_later_words`` of each phrase text of ``anchored_phrases``."""
+        return {
+            p.text: _later_words(p.text) for _, _, phrases in self.anchored_phrases for p in phrases
+        }
+
 
 # ---------------------------------------------------------------- loading
 
@@ -190,6 +197,34 @@ def _anchor(text: str) -> tuple[str | None, bool]:
     return word.group().lower(), prefix
 
 
+def _later_words(text: str) -> tuple[tuple[str, bool], ...]:
+    """Words after the first that a match of the phrase holds as words of the text: (word, prefix).
+
+    Such a word follows a space or hyphen and ends at a non-word character; with
+    ``*``, or as an initial before another word ("by n korea" matches "by nkorea"),
+    it is only the start of a word. A word after an initial, or with a dot or other
+    non-word character inside, is left out.
+    """
+    if text.startswith("re:"):
+        return ()
+    words = [w for w in re.split(r"[\s\-]+", text.strip()) if w]  # as compile_phrase
+    out = []
+    for i in range(1, len(words)):
+        if _is_initial(words[i - 1]):
+            continue
+        core = words[i].rstrip("*").lower()
+        if _WORD.fullmatch(core):
+            prefix = words[i].endswith("*") or (i + 1 < len(words) and _is_initial(words[i]))
+            out.append((core, prefix))
+    return tuple(out)
+
+
+def _is_initial(word: str) -> bool:
+    """A one-letter word, after which compile_phrase makes the dot and the space optional."""
+    core = word.rstrip("*")
+    return len(core) == 1 and core.isalpha()
+
+
 class _Vocab:
     """The words of a text, to skip phrases whose first word (or its prefix) is not there."""
 
@@ -212,12 +247,14 @@ class _Vocab:
 def _found_phrases(taxonomy: Taxonomy, whole: str) -> set[str]:
     """The texts of the taxonomy's phrases found in the article: one scan each, not per sentence."""
     vocab = _Vocab(whole)
+    later = taxonomy.later_words
+    # Every word a match must hold is looked up before the (slower) regex runs.
     return {
         p.text
         for anchor, prefix, phrases in taxonomy.anchored_phrases
         if vocab.may_match(anchor, prefix)
         for p in phrases
-        if p.found(whole)
+        if all(vocab.may_match(w, pre) for w, pre in later[p.text]) and p.found(whole)
     }
 
 
