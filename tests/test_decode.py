@@ -126,3 +126,43 @@ def test_id_is_stable_and_depends_on_url_and_content():
     first = decode_page(page(HTML.encode()))
     again = decode_page(Page("elsewhere", HTML.encode(), 1))
     assert first.id == again.id
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        HTML.encode(),  # strict UTF-8: the id is hashed from the page's own bytes
+        HTML.replace("<p>", "<p>\r\n").encode(),
+        HTML.replace("world", "wor\x00ld").encode(),
+        "<p>Hello café – “quoted”</p>".encode(),
+        "<p>Hello café</p>".encode("latin-1") + b" not utf-8",
+        "<p>Hello café</p>".encode("utf-8-sig"),
+        HTML.encode("utf-16"),
+        ("North Korea said on Tuesday it would talk.\r\n" * 200).encode() + b"\xff",
+    ],
+)
+def test_id_is_that_of_the_decoded_content(body):
+    doc = decode_page(page(body, url="https://x.test/a"))
+    assert "\r\n" not in doc.content and "\x00" not in doc.content
+    assert doc.id == page_id("https://x.test/a", doc.content)
+
+
+@pytest.mark.parametrize(("controls", "binary"), [(81, False), (82, True)])
+def test_binary_is_a_share_of_control_bytes_in_the_head(controls, binary):
+    # 2% of the 4,096 sniffed bytes is 81.92; tab, CR and LF never count.
+    body = b"\x01" * controls + b"\t\r\n" * 100 + b"a" * 4096
+    if binary:
+        with pytest.raises(StageError) as caught:
+            decode_page(page(body))
+        assert caught.value.reason == "binary"
+    else:
+        assert decode_page(page(body)).encoding == "utf-8"
+
+
+def test_text_check_counts_each_odd_character():
+    # Private-use characters (Co) are not text: 2% of the head is tolerated, more is not.
+    fine = "\ue000" * 80 + "a" * 4016
+    assert decode_page(page(fine.encode())).content == fine
+    with pytest.raises(StageError) as caught:
+        decode_page(page(("\ue000" * 90 + "a" * 4006).encode()))
+    assert caught.value.reason == "binary"

@@ -19,6 +19,10 @@ from transforms.records import KIND_TEXT, Article
 from transforms.topics import (
     TagTopics,
     TaxonomyError,
+    _found_phrases,
+    _later_words,
+    _Reader,
+    _Vocab,
     load_taxonomy,
     score_topics,
     tag_article,
@@ -36,6 +40,123 @@ def tax():
 def topics_of(tax, title, text, summary=None):
     hits, scores = score_topics(tax, title, summary, text)
     return {h.topic for h in hits}, scores, hits
+
+
+# ---------------------------------------------------------------- shortcuts that must not change results
+
+
+@pytest.mark.parametrize(
+    "phrase, text",
+    [
+        ("abduct*", "the abducted girl"),
+        ("abduct*", "mabducted"),  # not at a word start
+        ("abduct*", "mabduct and abduction"),  # the second occurrence counts
+        ("n korea*", "n. korea and n.korean"),
+        ("u.s.", "the us and the u.s."),
+        ("six party talks", "six-party talks"),
+        ("re:\\bkim\\b", "kim jong un"),
+        ("talks", "talkshow"),
+    ],
+)
+def test_found_is_whether_there_are_spans(phrase, text):
+    p = _Reader("test").phrase(phrase, 1.0, "test")
+    assert p.found(text) == bool(p.spans(text))
+
+
+@pytest.mark.parametrize(
+    "prefix, present",
+    [
+        ("abduct", True),
+        ("abductions", True),
+        ("abductionsx", False),
+        ("zz", False),
+        ("a", True),
+        ("korea", True),
+        ("kor", True),
+        ("b", False),
+    ],
+)
+def test_vocab_finds_words_by_prefix(prefix, present):
+    assert _Vocab("korea abductions; abductee.").has_prefix(prefix) is present
+
+
+def test_anchored_phrases_hold_every_phrase_once(tax):
+    texts = [p.text for _, _, group in tax.anchored_phrases for p in group]
+    assert len(texts) == len(set(texts))
+    every = set()
+    for t in tax.topics:
+        every |= {p.text for p in (*t.terms, *t.exclusions, *t.context)}
+        every |= {p.text for r in t.rules for p in (*r.terms, *r.near)}
+    assert set(texts) == every
+
+
+@pytest.mark.parametrize(
+    "whole",
+    [
+        "tokyo said the abductee issue and n. korea's missile launch at the summit",
+        "japanese citizens abducted by nkorea agents; abduction-victims; nuclear-tests",
+        "abducted by n.korea in the korean peninsula; forcibly drafted workers",
+        "by the north korean agents of pyongyang's declaration",
+    ],
+)
+def test_found_phrases_are_those_each_phrase_finds(tax, whole):
+    # Looking up a phrase's later words first must never drop a phrase that its
+    # first word (the anchor) lets through and its pattern finds.
+    vocab = _Vocab(whole)
+    expected = {
+        p.text
+        for anchor, prefix, group in tax.anchored_phrases
+        for p in group
+        if vocab.may_match(anchor, prefix) and p.found(whole)
+    }
+    assert _found_phrases(tax, whole) == expected
+    assert "by n korea*" in expected or "nkorea" not in whole
+
+
+_TAXONOMY_WORDS = sorted(
+    {w for p in load_taxonomy().later_words for w in p.replace("*", "").replace("-", " ").split()}
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_TAXONOMY_WORDS),
+            st.sampled_from(["", "s", "ed", "x"]),
+            st.sampled_from([" ", "-", ". ", ".", "\n", "'s ", ", ", ""]),
+        ),
+        max_size=12,
+    )
+)
+def test_later_words_never_drop_a_phrase_found(parts):
+    tax = load_taxonomy()
+    whole = "".join(w + end + sep for w, end, sep in parts)
+    vocab = _Vocab(whole)
+    expected = {
+        p.text
+        for anchor, prefix, group in tax.anchored_phrases
+        for p in group
+        if vocab.may_match(anchor, prefix) and p.found(whole)
+    }
+    assert _found_phrases(tax, whole) == expected
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("abduction issue", (("issue", False),)),
+        ("abduction case*", (("case", True),)),
+        ("by n korea*", (("n", True),)),  # "by nkorea": an initial may run into the next word
+        ("n korea*", ()),
+        ("u.s. forces", (("forces", False),)),
+        ("the u.s.", ()),
+        ("six-party talks", (("party", False), ("talks", False))),
+        ("re:by north", ()),
+    ],
+)
+def test_later_words_are_whole_words_of_any_match(text, words):
+    assert _later_words(text) == words
 
 
 # ---------------------------------------------------------------- the packaged taxonomy
