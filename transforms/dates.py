@@ -752,8 +752,10 @@ _WEEKDAY_MENTION = re.compile(
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d)"
 )
 _WEEKDAY_NAME = re.compile(r"\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b")
-# How far before a weekday its mention can start (two words and a preposition phrase).
-MENTION_LEAD_CHARS = 200
+# A weekday mention starts at most this many words before the weekday (two words, then a
+# preposition phrase of up to two); the scan looks that far back, plus one partial word.
+MENTION_LEAD_WORDS = 5
+MENTION_LEAD_CHARS = 120
 _RELATIVE = re.compile(
     r"\b(?P<word>yesterday|today|tomorrow)\b"
     r"|\b(?P<n>a|one|two|three|four|five|six|seven|\d)\s+days?\s+(?P<dir>after|before|ago|earlier|later)\b",
@@ -780,6 +782,16 @@ def _weekday_phrase(m: re.Match) -> tuple[str, str]:
     return " ".join([*words[-2:], wd]), "on_or_before"
 
 
+def _lead_start(text: str, end: int) -> int:
+    """A position at least MENTION_LEAD_WORDS whole words before ``end`` (or 0)."""
+    span = MENTION_LEAD_CHARS
+    while True:
+        start = max(0, end - span)
+        if start == 0 or len(text[start:end].split()) > MENTION_LEAD_WORDS:
+            return start
+        span *= 2
+
+
 def _weekday_mentions(text: str) -> Iterator[re.Match]:
     """``_WEEKDAY_MENTION.finditer(text)``, but trying it only just before each weekday name:
     the pattern's leading words would otherwise be tried at every position of the text."""
@@ -787,7 +799,7 @@ def _weekday_mentions(text: str) -> Iterator[re.Match]:
     for name in _WEEKDAY_NAME.finditer(text):
         if name.start() < searched_to:
             continue
-        m = _WEEKDAY_MENTION.search(text, max(searched_to, name.start() - MENTION_LEAD_CHARS))
+        m = _WEEKDAY_MENTION.search(text, max(searched_to, _lead_start(text, name.start())))
         if m is None:
             return
         searched_to = m.end()
