@@ -473,6 +473,10 @@ def _split(joined: tuple[str, dict]) -> Iterator[Any]:
             yield article
 
 
+def _is_paired(s: Summary, paired_ids: dict[str, None]) -> bool:
+    return s.id in paired_ids
+
+
 def _band_entries(s: Summary) -> Iterator[tuple[str, tuple[tuple, str]]]:
     for key in set(s.bands):
         yield key, (s.rank, s.id)
@@ -483,14 +487,24 @@ class _Batch(beam.PTransform):
         keyed = articles | "KeyById" >> beam.Map(lambda a: (a.id, a)).with_output_types(
             tuple[str, Any])
         summaries = articles | "Summarise" >> beam.Map(summarise)
-        by_id = summaries | "SummaryById" >> beam.Map(lambda s: (s.id, s)).with_output_types(
-            tuple[str, Any])
         pairs = (
             summaries
             | "BandKeys" >> beam.FlatMap(_band_entries).with_output_types(tuple[str, Any])
             | "GroupBuckets" >> beam.GroupByKey()
             | "CandidatePairs" >> beam.FlatMap(_bucket_pairs).with_output_types(tuple[str, str])
             | "DistinctPairs" >> beam.Distinct()
+        )
+        # Only articles in some candidate pair need their summary joined: in a run with few
+        # copies that is a small share, and the joins' in-memory state shrinks with it.
+        paired_ids = (
+            pairs
+            | "PairedIds" >> beam.FlatMap(lambda pair: [(pair[0], None), (pair[1], None)])
+            | "DistinctIds" >> beam.Distinct()
+        )
+        by_id = (
+            summaries
+            | "OnlyPaired" >> beam.Filter(_is_paired, beam.pvalue.AsDict(paired_ids))
+            | "SummaryById" >> beam.Map(lambda s: (s.id, s)).with_output_types(tuple[str, Any])
         )
         halves = (
             {"summary": by_id, "pairs": pairs}
