@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from transforms.datelines import apply_datelines
 from transforms.dates import (
+    Locale,
     NormalizeDates,
     apply_dates,
     find_published,
@@ -454,3 +455,34 @@ def test_weekday_scan_finds_what_the_regex_finds_over_the_whole_text(words, sep)
     text = sep.join(words)
     want = [(m.span(), m.groupdict()) for m in _WEEKDAY_MENTION.finditer(text)]
     assert [(m.span(), m.groupdict()) for m in _weekday_mentions(text)] == want
+
+
+def _locale_by_scan(table, publisher, url):
+    """The publisher lookup as a plain scan of the rules in order (the specification)."""
+    from urllib.parse import urlsplit
+
+    from transforms.dates import _name_key
+
+    host = (urlsplit(url).hostname or "").lower() if url else ""
+    key = _name_key(publisher) if publisher else ""
+    for rule in table.publishers:
+        if key and key in rule.names:
+            return rule.locale
+        if host and any(host == h or host.endswith("." + h) for h in rule.hosts):
+            return rule.locale
+    if host and (country := dict(table.tlds).get(host.rsplit(".", 1)[-1])):
+        return dict(table.countries)[country]
+    return Locale()
+
+
+def test_publisher_lookup_is_the_rule_scan_on_every_name_and_host():
+    table = load_publishers()
+    names = [n for rule in table.publishers for n in rule.names] + ["The Korea Herald", "Nobody"]
+    hosts = [h for rule in table.publishers for h in rule.hosts]
+    urls = [None, "https://example.org/a", "https://news.example.co.kr/x", "https://x.jp/"]
+    urls += [f"https://{h}/story" for h in hosts] + [f"https://www.{h}/s" for h in hosts]
+    urls += [f"https://not{h}/s" for h in hosts]
+    for publisher in [None, *names]:
+        for url in urls:
+            assert table.locale(publisher, url) == _locale_by_scan(table, publisher, url), (
+                publisher, url)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.utils import parsedate_tz
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from importlib import resources
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -160,19 +160,40 @@ class PublisherTable:
     tlds: tuple[tuple[str, str], ...] = ()  # country-code domain -> country
 
     def locale(self, publisher: str | None, url: str | None) -> Locale:
-        """The defaults for a page: by publisher name, then host, then country domain."""
+        """The defaults for a page: the first rule naming its publisher or host (or a domain
+        the host is under), then its country domain."""
         host = (urlsplit(url).hostname or "").lower() if url else ""
-        key = _name_key(publisher) if publisher else ""
-        for rule in self.publishers:
-            if key and key in rule.names:
-                return rule.locale
-            if host and any(host == h or host.endswith("." + h) for h in rule.hosts):
-                return rule.locale
+        found = [self._rule_by_name.get(_name_key(publisher))] if publisher else []
+        labels = host.split(".") if host else []
+        found += [self._rule_by_host.get(".".join(labels[i:])) for i in range(len(labels))]
+        hits = [hit for hit in found if hit is not None]
+        if hits:
+            return min(hits, key=lambda hit: hit[0])[1]
         if host:
-            country = dict(self.tlds).get(host.rsplit(".", 1)[-1])
+            country = self._country_by_tld.get(labels[-1])
             if country:
                 return dict(self.countries)[country]
         return Locale()
+
+    @cached_property
+    def _rule_by_name(self) -> dict[str, tuple[int, Locale]]:
+        index: dict[str, tuple[int, Locale]] = {}
+        for i, rule in enumerate(self.publishers):
+            for name in rule.names:
+                index.setdefault(name, (i, rule.locale))
+        return index
+
+    @cached_property
+    def _rule_by_host(self) -> dict[str, tuple[int, Locale]]:
+        index: dict[str, tuple[int, Locale]] = {}
+        for i, rule in enumerate(self.publishers):
+            for host in rule.hosts:
+                index.setdefault(host, (i, rule.locale))
+        return index
+
+    @cached_property
+    def _country_by_tld(self) -> dict[str, str]:
+        return dict(self.tlds)
 
 
 def _name_key(name: str) -> str:
