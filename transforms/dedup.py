@@ -473,8 +473,8 @@ def _split(joined: tuple[str, dict]) -> Iterator[Any]:
             yield article
 
 
-def _is_paired(s: Summary, paired_ids: dict[str, None]) -> bool:
-    return s.id in paired_ids
+def _is_paired(article: Article, paired_ids: dict[str, None]) -> bool:
+    return article.id in paired_ids
 
 
 def _band_entries(s: Summary) -> Iterator[tuple[str, tuple[tuple, str]]]:
@@ -495,15 +495,18 @@ class _Batch(beam.PTransform):
             | "DistinctPairs" >> beam.Distinct()
         )
         # Only articles in some candidate pair need their summary joined: in a run with few
-        # copies that is a small share, and the joins' in-memory state shrinks with it.
+        # copies that is a small share. The summaries are made again for those (from the
+        # articles, which wait for the verdicts anyway) rather than kept for every article:
+        # less state on a local runner and less data between workers.
         paired_ids = (
             pairs
             | "PairedIds" >> beam.FlatMap(lambda pair: [(pair[0], None), (pair[1], None)])
             | "DistinctIds" >> beam.Distinct()
         )
         by_id = (
-            summaries
+            articles
             | "OnlyPaired" >> beam.Filter(_is_paired, beam.pvalue.AsDict(paired_ids))
+            | "SummarisePaired" >> beam.Map(summarise)
             | "SummaryById" >> beam.Map(lambda s: (s.id, s)).with_output_types(tuple[str, Any])
         )
         halves = (
