@@ -90,6 +90,17 @@ def test_anchored_phrases_hold_every_phrase_once(tax):
     assert set(texts) == every
 
 
+def _anchor_found(tax, whole: str) -> set[str]:
+    """The phrases each phrase's own pattern finds, among those its first word lets through."""
+    vocab = _Vocab(whole)
+    return {
+        p.text
+        for anchor, prefix, group in tax.anchored_phrases
+        for p in group
+        if vocab.may_match(anchor, prefix) and p.found(whole)
+    }
+
+
 @pytest.mark.parametrize(
     "whole",
     [
@@ -102,13 +113,7 @@ def test_anchored_phrases_hold_every_phrase_once(tax):
 def test_found_phrases_are_those_each_phrase_finds(tax, whole):
     # Looking up a phrase's later words first must never drop a phrase that its
     # first word (the anchor) lets through and its pattern finds.
-    vocab = _Vocab(whole)
-    expected = {
-        p.text
-        for anchor, prefix, group in tax.anchored_phrases
-        for p in group
-        if vocab.may_match(anchor, prefix) and p.found(whole)
-    }
+    expected = _anchor_found(tax, whole)
     assert _found_phrases(tax, whole) == expected
     assert "by n korea*" in expected or "nkorea" not in whole
 
@@ -132,13 +137,7 @@ _TAXONOMY_WORDS = sorted(
 def test_later_words_never_drop_a_phrase_found(parts):
     tax = load_taxonomy()
     whole = "".join(w + end + sep for w, end, sep in parts)
-    vocab = _Vocab(whole)
-    expected = {
-        p.text
-        for anchor, prefix, group in tax.anchored_phrases
-        for p in group
-        if vocab.may_match(anchor, prefix) and p.found(whole)
-    }
+    expected = _anchor_found(tax, whole)
     assert _found_phrases(tax, whole) == expected
 
 

@@ -175,21 +175,22 @@ class PublisherTable:
                 return dict(self.countries)[country]
         return Locale()
 
-    @cached_property
-    def _rule_by_name(self) -> dict[str, tuple[int, Locale]]:
+    def _first_rules(self, field: str) -> dict[str, tuple[int, Locale]]:
+        """Each value of the rules' ``field`` (names or hosts) -> (index, locale) of the first
+        rule that lists it."""
         index: dict[str, tuple[int, Locale]] = {}
         for i, rule in enumerate(self.publishers):
-            for name in rule.names:
-                index.setdefault(name, (i, rule.locale))
+            for value in getattr(rule, field):
+                index.setdefault(value, (i, rule.locale))
         return index
 
     @cached_property
+    def _rule_by_name(self) -> dict[str, tuple[int, Locale]]:
+        return self._first_rules("names")
+
+    @cached_property
     def _rule_by_host(self) -> dict[str, tuple[int, Locale]]:
-        index: dict[str, tuple[int, Locale]] = {}
-        for i, rule in enumerate(self.publishers):
-            for host in rule.hosts:
-                index.setdefault(host, (i, rule.locale))
-        return index
+        return self._first_rules("hosts")
 
     @cached_property
     def _country_by_tld(self) -> dict[str, str]:
