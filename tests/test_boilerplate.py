@@ -240,3 +240,27 @@ def test_an_opening_cut_off_mid_sentence_is_kept():
             "it would add two evening crossings from next month after passenger numbers rose by a "
             "third over the summer, while the port authority")
     assert clean_capture(text).text.startswith("SEOUL, Oct. 3 (Yonhap) --")
+
+
+@pytest.mark.parametrize(
+    "capture, title, text",
+    [
+        ("Defense chief orders anti-hacking measures<br/>&#13;\n"
+         "   SEOUL, Oct. 12 (Yonhap) -- The defense minister ordered new measures on Monday.<br/>",
+         "Defense chief orders anti-hacking measures",
+         "SEOUL, Oct. 12 (Yonhap) -- The defense minister ordered new measures on Monday."),
+        ("Talks resume in Seoul<BR>TOKYO (Kyodo) -- Japan &amp; North Korea met on Friday, "
+         "officials said.",
+         "Talks resume in Seoul",
+         "TOKYO (Kyodo) -- Japan & North Korea met on Friday, officials said."),
+    ],
+)
+def test_markup_left_in_a_capture_is_read_as_what_it_stands_for(capture, title, text):
+    got = clean_capture(capture)
+    assert (got.title, got.text) == (title, text)
+
+
+def test_text_that_only_looks_like_markup_is_kept():
+    got = clean_capture("Results of R&D at AT&T <b> are out\n\n"
+                        "The lab said on Tuesday that its R&D budget for 2 < 3 projects grew.")
+    assert "R&D budget for 2 < 3 projects grew." in got.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -352,6 +353,7 @@ class _Line:
 
 _TABLE_ROW = re.compile(r"\S {2,}\S+ {2,}\S")
 _DOUBLED = re.compile(r"^(?P<once>.{6,}?)\s+(?P=once)$")
+_LEFTOVER_BREAK = re.compile(r"<br\s*/?>|</?p>", re.I)
 _MARKUP = re.compile(r"^\[\[.*\]\]$|^\S+\.(?:jpe?g|png|gif|webp|svg)$", re.I)
 _NAME = re.compile(r"^[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|de|van|von|da|del|bin|al|&))*$")
 # A line of one to five capitalised words naming a site ("The Korea Herald").
@@ -359,11 +361,21 @@ _SITE_NAME = re.compile(r"^(?:The\s+)?[A-Z][\w.&'’-]*(?:\s+[A-Z][\w.&'’-]*){
 _DATE_ANYWHERE = re.compile(_DATE, re.I)
 
 
+def _without_markup_leftovers(text: str) -> str:
+    """A capture with the line breaks and character references a page left in it as text
+    ("...measures<br/>&#13;") turned into what they stand for."""
+    if "<" in text:
+        text = _LEFTOVER_BREAK.sub("\n", text)
+    if "&" in text:
+        text = html.unescape(text)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _capture_lines(text: str) -> list[str]:
     """Lines of a capture, with lynx's wrapped long lines joined back."""
     out: list[str] = []
     carry = ""
-    for raw in text.replace("\r\n", "\n").replace("\xa0", " ").split("\n"):
+    for raw in _without_markup_leftovers(text).replace("\xa0", " ").split("\n"):
         line = raw.rstrip()
         if carry:
             if line.strip():
