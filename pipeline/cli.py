@@ -14,6 +14,8 @@ import time
 from datetime import UTC, datetime
 
 import apache_beam as beam
+from apache_beam.io.filesystem import BeamIOError
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -24,6 +26,7 @@ from transforms.failures import METRICS_NAMESPACE
 from transforms.output import WRITTEN_TOPIC_PREFIX
 
 LOG = logging.getLogger("newsbeam")
+SUMMARY_FILE = "summary.json"
 USAGE = """usage: newsbeam run [--input GLOB ...] [--output DIR] [--topics FILE] [Beam options]
 
 Reads news pages (HTML, text captures, JSON Lines) and writes Avro articles,
@@ -101,10 +104,28 @@ def _signal_until_ended() -> None:
         time.sleep(RESIGNAL_SECONDS)
 
 
+def _is_local(path: str) -> bool:
+    return FileSystems.get_scheme(path) is None  # no "gs://"-like scheme: the local disk
+
+
+def _delete_matching(pattern: str) -> int:
+    """Delete what ``pattern`` matches on any Beam filesystem (gs://, ...); how many."""
+    try:
+        paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+    except BeamIOError:
+        return 0
+    if paths:
+        FileSystems.delete(paths)
+    return len(paths)
+
+
 def remove_beam_temporaries(output: str) -> int:
     """Remove the temporary folders a failed Beam write leaves (``<kind>/beam-temp-*``)."""
     removed = 0
     for kind in OUTPUTS:
+        if not _is_local(output):  # object stores have no folders: delete what is under them
+            removed += _delete_matching(FileSystems.join(output, kind, "beam-temp-**"))
+            continue
         for path in glob.glob(os.path.join(output, kind, "beam-temp-*")):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
@@ -113,14 +134,10 @@ def remove_beam_temporaries(output: str) -> int:
 
 def clear_previous_output(output: str) -> int:
     """Remove the Avro files and summary of an earlier run in ``output``; returns how many."""
-    removed = 0
-    for kind in OUTPUTS:
-        for path in glob.glob(os.path.join(output, kind, "*.avro")):
-            os.remove(path)
-            removed += 1
-    summary = os.path.join(output, "summary.json")
-    if os.path.exists(summary):
-        os.remove(summary)
+    removed = sum(_delete_matching(FileSystems.join(output, kind, "*.avro")) for kind in OUTPUTS)
+    summary = FileSystems.join(output, SUMMARY_FILE)
+    if FileSystems.exists(summary):
+        FileSystems.delete([summary])
     return removed + remove_beam_temporaries(output)
 
 
@@ -170,11 +187,12 @@ def summarize(totals: dict[str, int], seconds: float, inputs: list[str], output:
 
 
 def write_summary(output: str, summary: dict) -> None:
-    """The run's summary as ``output/summary.json``."""
-    os.makedirs(output, exist_ok=True)
-    with open(os.path.join(output, "summary.json"), "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2)
-        handle.write("\n")
+    """The run's summary as ``output/summary.json`` (on any Beam filesystem)."""
+    if _is_local(output):
+        os.makedirs(output, exist_ok=True)
+    text = json.dumps(summary, indent=2) + "\n"
+    with FileSystems.create(FileSystems.join(output, SUMMARY_FILE), "application/json") as out:
+        out.write(text.encode("utf-8"))
 
 
 def print_summary(summary: dict) -> None:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from lxml import html as lxml_html
 
 from transforms.failures import GuardedMap
@@ -207,8 +208,8 @@ def load_publishers(path: str | None = None) -> PublisherTable:
     if path is None:
         raw = resources.files("transforms").joinpath("data/publishers.toml").read_text("utf-8")
     else:
-        with open(path, encoding="utf-8") as fh:
-            raw = fh.read()
+        with FileSystems.open(path) as fh:  # a local path, gs://, ...
+            raw = fh.read().decode("utf-8")
     table = tomllib.loads(raw)
     countries: dict[str, Locale] = {}
     tlds: list[tuple[str, str]] = []

@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from transforms.failures import GuardedMap, count
 from transforms.records import STAGE_TOPICS, Article, TopicHit
@@ -397,7 +398,7 @@ def load_taxonomy(path: str | None = None) -> Taxonomy:
     else:
         source = path
         try:
-            with open(path, "rb") as fh:
+            with FileSystems.open(path) as fh:  # a local path, gs://, ...
                 raw = fh.read()
         except OSError as exc:
             raise TaxonomyError(f"taxonomy {path}: cannot read: {exc}") from exc
