@@ -45,7 +45,8 @@ class NewsbeamOptions(PipelineOptions):
             "--extract_time_limit",
             type=float,
             default=5.0,
-            help="Seconds extraction may spend on one page before it is dead-lettered (timeout).",
+            help="CPU seconds extraction may spend on one page before it is dead-lettered "
+            "(timeout); ten times that in wall time stops it too.",
         )
         parser.add_argument(
             "--reference_time",

@@ -93,7 +93,7 @@ def test_time_limit_stops_slow_work_in_main_thread():
     with pytest.raises(StageError) as err, time_limit(0.2):
         _busy(5.0)
     assert err.value.reason == "timeout"
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < 1.5
 
 
 def test_time_limit_stops_slow_work_in_worker_thread():

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import re
-import signal
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -49,8 +45,9 @@ from transforms.records import (
     Extracted,
     StageError,
 )
+from transforms.time_limit import time_limit
 
-DEFAULT_TIME_LIMIT_S = 5.0
+DEFAULT_TIME_LIMIT_S = 5.0  # CPU seconds per page (transforms/time_limit.py)
 # trafilatura's options, fixed: precision over recall (our cleanup removes what is left),
 # and no deduplication, whose cache is per process and so depends on page order. No
 # metadata pass: its date search (htmldate) cost more than the extraction itself, and the
@@ -73,79 +70,6 @@ LANGUAGE_SAMPLE_CHARS = 800
 DESCRIBED_PAGE_TYPES = ("article", "video", "photo", "newsarticle")
 # A description shorter than this is a slogan, not a news item.
 DESCRIBED_MIN_WORDS = 6
-
-
-class _Timeout(BaseException):
-    """Raised inside the timed code; BaseException so that library ``except Exception``
-    blocks cannot swallow it."""
-
-
-@contextmanager
-def time_limit(seconds: float) -> Iterator[None]:
-    """Stop the enclosed block after ``seconds`` with StageError('timeout').
-
-    In the main thread a SIGALRM interval timer interrupts it; in any other thread (Beam
-    workers) a watchdog timer raises an asynchronous exception in the running thread.
-    Either costs microseconds per call; the code must be Python (it is: trafilatura
-    returns to the interpreter between lxml calls)."""
-    if seconds is None or seconds <= 0:
-        yield
-        return
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        with _alarm(seconds):
-            yield
-        return
-    with _watchdog(seconds):
-        yield
-
-
-@contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _Timeout()
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except _Timeout:
-        raise StageError("timeout", f"extraction took longer than {seconds:g} s") from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextmanager
-def _watchdog(seconds: float) -> Iterator[None]:
-    target = threading.get_ident()
-    lock = threading.Lock()
-    state = {"active": True, "fired": False}
-
-    def fire() -> None:
-        with lock:
-            if state["active"]:
-                state["fired"] = True
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                    ctypes.c_ulong(target), ctypes.py_object(_Timeout)
-                )
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-    try:
-        try:
-            yield
-        finally:
-            timer.cancel()
-            with lock:
-                state["active"] = False
-                if state["fired"]:
-                    # The exception may not have been delivered yet: withdraw it.
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
-    except _Timeout:
-        raise StageError("timeout", f"extraction took longer than {seconds:g} s") from None
-    if state["fired"]:
-        raise StageError("timeout", f"extraction took longer than {seconds:g} s")
 
 
 def detect_language(text: str) -> str | None:
