@@ -87,8 +87,13 @@ class _Watchdog:
                 for block in list(self._blocks.values()):
                     if block.fired:
                         continue
+                    try:
+                        cpu_left = block.cpu_deadline - block.cpu()
+                    except OSError:  # the thread is gone (e.g. a forked copy of this table)
+                        self._blocks.pop(id(block), None)
+                        continue
                     # CPU time advances no faster than wall time: the earliest it can expire.
-                    left = min(block.cpu_deadline - block.cpu(), block.wall_deadline - now)
+                    left = min(cpu_left, block.wall_deadline - now)
                     if left <= 0:
                         block.fired = True
                         ctypes.pythonapi.PyThreadState_SetAsyncExc(
