@@ -61,6 +61,31 @@ def _event_seconds(a: Article) -> float:
                               a.published.time else 0) * 60
 
 
+def run_syndication(timed: list[tuple[Article, float]], options: PipelineOptions):
+    """DetectSyndication over (article, event seconds) in the given order: the (id, canonical
+    id) of every article and the finished pipeline's result (for its metrics)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        p = beam.Pipeline(options=options)
+        out = (
+            p
+            | beam.Create(timed, reshuffle=False)
+            | beam.Map(lambda x: beam.window.TimestampedValue(x[0], x[1]))
+            | DetectSyndication(streaming=options.view_as(StandardOptions).streaming)
+        )
+        (
+            (out[ARTICLES] | "A" >> beam.Map(lambda x: [x.id, x.id]),
+             out[COPIES] | "C" >> beam.Map(lambda x: [x.id, x.syndicated_from.canonical_id]))
+            | beam.Flatten()
+            | beam.Map(json.dumps)
+            | beam.io.WriteToText(os.path.join(tmp, "out"))
+        )
+        result = p.run()
+        result.wait_until_finish()
+        pairs = [tuple(json.loads(line)) for path in glob.glob(os.path.join(tmp, "out*"))
+                 for line in open(path, encoding="utf-8")]
+    return pairs, result
+
+
 def canonical_of(articles: list[Article], runner: str = "DirectRunner",
                  streaming: bool = False) -> list[tuple[str, str]]:
     """(id, canonical id) of every article after DetectSyndication."""
@@ -68,23 +93,7 @@ def canonical_of(articles: list[Article], runner: str = "DirectRunner",
     options.view_as(StandardOptions).streaming = streaming
     # Streaming takes them in event-time order (then id), as a feed would bring them.
     ordered = sorted(articles, key=lambda x: (_event_seconds(x), x.id))
-    with tempfile.TemporaryDirectory() as tmp:
-        with beam.Pipeline(options=options) as p:
-            out = (
-                p
-                | beam.Create(ordered, reshuffle=False)
-                | beam.Map(lambda a: beam.window.TimestampedValue(a, _event_seconds(a)))
-                | DetectSyndication(streaming=streaming)
-            )
-            (
-                (out[ARTICLES] | "A" >> beam.Map(lambda x: [x.id, x.id]),
-                 out[COPIES] | "C" >> beam.Map(lambda x: [x.id, x.syndicated_from.canonical_id]))
-                | beam.Flatten()
-                | beam.Map(json.dumps)
-                | beam.io.WriteToText(os.path.join(tmp, "out"))
-            )
-        return [tuple(json.loads(line)) for path in glob.glob(os.path.join(tmp, "out*"))
-                for line in open(path, encoding="utf-8")]
+    return run_syndication([(a, _event_seconds(a)) for a in ordered], options)[0]
 
 
 def run(pairs_path: str, runner: str = "DirectRunner", streaming: bool = False) -> dict:

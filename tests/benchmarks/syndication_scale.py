@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import glob
-import json
 import logging
-import os
 import pickle
 import resource
-import tempfile
 import time
 
-import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from tests.benchmarks.dedup import run_syndication
 from transforms import dedup
-from transforms.dedup import ARTICLES, COPIES, DetectSyndication
 from transforms.records import DAY, Article, Published
 
 ORIGINAL_WORDS = (150, 450)  # length range of an original story, in words
@@ -88,25 +83,8 @@ def run(n: int, streaming: bool) -> None:
     # CPU time as well as wall time: the machine may be shared.
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu_start = usage.ru_utime + usage.ru_stime
-    with tempfile.TemporaryDirectory() as tmp:
-        p = beam.Pipeline(options=options)
-        out = (
-            p
-            | beam.Create(sorted(items, key=lambda x: x[1]), reshuffle=False)
-            | beam.Map(lambda x: beam.window.TimestampedValue(x[0], x[1]))
-            | DetectSyndication(streaming=streaming)
-        )
-        (
-            (out[ARTICLES] | "A" >> beam.Map(lambda a: [a.id, a.id]),
-             out[COPIES] | "C" >> beam.Map(lambda a: [a.id, a.syndicated_from.canonical_id]))
-            | beam.Flatten()
-            | beam.Map(json.dumps)
-            | beam.io.WriteToText(os.path.join(tmp, "out"))
-        )
-        result = p.run()
-        result.wait_until_finish()
-        canonical = dict(json.loads(line) for path in glob.glob(os.path.join(tmp, "out*"))
-                         for line in open(path, encoding="utf-8"))
+    pairs, result = run_syndication(sorted(items, key=lambda x: x[1]), options)
+    canonical = dict(pairs)
     elapsed = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
     cpu = usage.ru_utime + usage.ru_stime - cpu_start
