@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import apache_beam as beam
@@ -15,7 +13,6 @@ from transforms.extract import (
     ExtractArticles,
     extract_document,
     extract_html,
-    time_limit,
     to_article,
 )
 from transforms.failures import DEAD_LETTERS, MAIN
@@ -80,58 +77,6 @@ def test_page_without_article_is_no_article(html):
     with pytest.raises(StageError) as err:
         extract_html(html)
     assert err.value.reason == "no_article"
-
-
-def _busy(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
-
-
-def test_time_limit_stops_slow_work_in_main_thread():
-    start = time.perf_counter()
-    with pytest.raises(StageError) as err, time_limit(0.2):
-        _busy(5.0)
-    assert err.value.reason == "timeout"
-    assert time.perf_counter() - start < 1.5
-
-
-def test_time_limit_stops_slow_work_in_worker_thread():
-    outcome: list[object] = []
-
-    def work() -> None:
-        try:
-            with time_limit(0.2):
-                _busy(5.0)
-            outcome.append("finished")
-        except StageError as exc:
-            outcome.append(exc.reason)
-
-    start = time.perf_counter()
-    worker = threading.Thread(target=work)
-    worker.start()
-    worker.join(3.0)
-    assert outcome == ["timeout"]
-    assert time.perf_counter() - start < 1.5
-
-
-@pytest.mark.parametrize("in_thread", [False, True])
-def test_time_limit_leaves_fast_work_alone(in_thread):
-    results: list[int] = []
-
-    def work() -> None:
-        for _ in range(50):
-            with time_limit(0.5):
-                results.append(sum(range(1000)))
-        _busy(0.3)  # a late watchdog would fire here
-
-    if in_thread:
-        worker = threading.Thread(target=work)
-        worker.start()
-        worker.join(3.0)
-    else:
-        work()
-    assert len(results) == 50
 
 
 def test_to_article_carries_document_and_extracted_fields():

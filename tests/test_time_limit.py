@@ -50,3 +50,49 @@ def test_the_thread_cpu_clock_advances_with_work_only_in_its_thread():
     before = clock()
     _busy(0.05)
     assert clock() - before >= 0.03
+
+
+def test_time_limit_stops_slow_work_in_main_thread():
+    start = time.perf_counter()
+    with pytest.raises(StageError) as err, time_limit(0.2):
+        _busy(5.0)
+    assert err.value.reason == "timeout"
+    assert time.perf_counter() - start < 1.0
+
+
+def test_time_limit_stops_slow_work_in_worker_thread():
+    outcome: list[object] = []
+
+    def work() -> None:
+        try:
+            with time_limit(0.2):
+                _busy(5.0)
+            outcome.append("finished")
+        except StageError as exc:
+            outcome.append(exc.reason)
+
+    start = time.perf_counter()
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(3.0)
+    assert outcome == ["timeout"]
+    assert time.perf_counter() - start < 1.5
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+def test_time_limit_leaves_fast_work_alone(in_thread):
+    results: list[int] = []
+
+    def work() -> None:
+        for _ in range(50):
+            with time_limit(0.5):
+                results.append(sum(range(1000)))
+        _busy(0.3)  # a late watchdog would fire here
+
+    if in_thread:
+        worker = threading.Thread(target=work)
+        worker.start()
+        worker.join(3.0)
+    else:
+        work()
+    assert len(results) == 50
