@@ -540,10 +540,6 @@ def _json_ld_dates(tree) -> Iterator[tuple[str, str, bool]]:
                         stack.append(value)
 
 
-def _parse_html(doc: str):
-    return page_tree(doc)  # the tree extraction parsed, when it is the same page
-
-
 def _declared_url(tree) -> str | None:
     """The page's own address (canonical link or og:url), for pages that come without one."""
     for el in tree.iterfind(".//link[@rel='canonical']"):
@@ -754,7 +750,7 @@ def find_published(
     ceiling = _ceiling(article.fetched_at, reference)
     tree = None
     if article.kind == KIND_HTML and article.document:
-        tree = _parse_html(article.document)
+        tree = page_tree(article.document)  # the tree extraction parsed, for the same page
     url = article.url or (_declared_url(tree) if tree is not None else None)
     locale = publishers.locale(article.publisher, url)
     for evidence, reading in _candidates(article, tree, locale, ceiling):

@@ -32,13 +32,13 @@ def page_tree(html: str) -> HtmlElement | None:
     return tree
 
 
-def _needs_repair(html: str, data: bytes) -> bool:
+def _needs_repair(html: str, data: bytes, beginning: str) -> bool:
     """Whether trafilatura's load_html would change the text before parsing it."""
     if len(data.translate(None, _CONTROL_BYTES)) != len(data):
         return True
     if any(nonchar in data for nonchar in _NONCHARACTERS):
         return True
-    if "doctype" in html[:50].lower():
+    if "doctype" in beginning:
         first_line, newline, _ = html.partition("\n")
         if not newline or DOCTYPE_TAG.search(first_line):
             return True
@@ -57,7 +57,8 @@ def parse_page(html: str) -> HtmlElement | None:
         data = html.encode("utf-8")
     except UnicodeEncodeError:  # lone surrogates
         return load_html(html)
-    if _needs_repair(html, data):
+    beginning = html[:50].lower()  # what load_html looks at for a doctype and for "html"
+    if _needs_repair(html, data, beginning):
         return load_html(html)
     try:
         tree = fromstring(data, parser=HTML_PARSER)
@@ -65,6 +66,6 @@ def parse_page(html: str) -> HtmlElement | None:
         return load_html(html)
     if tree is None or len(tree) < 1:
         return load_html(html)
-    if is_dubious_html(html[:50].lower()) and len(tree) < 2:
+    if is_dubious_html(beginning) and len(tree) < 2:
         return None
     return tree
