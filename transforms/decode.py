@@ -20,6 +20,7 @@ from transforms.records import (
     KIND_HTML,
     KIND_TEXT,
     STAGE_DECODE,
+    STAGE_READ,
     Document,
     Page,
     StageError,
@@ -328,17 +329,20 @@ def decode_page(page: Page, max_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> Document
     )
 
 
-def _decode_counted(page: Page, max_bytes: int) -> Document:
+def _decode_read(page: Page, max_bytes: int) -> Document:
+    """Count the page as read; a page its source could not read is a dead letter (stage read)."""
     count("pages_read")
+    if page.failure is not None:
+        raise StageError(*page.failure, stage=STAGE_READ)
     return decode_page(page, max_bytes)
 
 
 class DecodePages(beam.PTransform):
-    """Pages to Documents; undecodable pages go to ``dead_letters`` with their reason."""
+    """Pages to Documents; unreadable and undecodable pages go to ``dead_letters`` with their reason."""
 
     def __init__(self, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES):
         super().__init__()
         self._max = max_page_bytes
 
     def expand(self, pages):
-        return pages | GuardedMap(STAGE_DECODE, partial(_decode_counted, max_bytes=self._max))
+        return pages | GuardedMap(STAGE_DECODE, partial(_decode_read, max_bytes=self._max))
