@@ -356,12 +356,12 @@ class _EmitEachPathOnce(beam.DoFn):
 
     SEEN = ReadModifyWriteStateSpec("seen", VarIntCoder())
 
-    def process(self, element: tuple[str, tuple[int, float]], seen=beam.DoFn.StateParam(SEEN)):
+    def process(self, element: tuple[bytes, tuple[int, float]], seen=beam.DoFn.StateParam(SEEN)):
         path, (size, mtime) = element
         if seen.read():
             return
         seen.write(1)
-        yield FileMetadata(path, size, last_updated_in_seconds=mtime)
+        yield FileMetadata(os.fsdecode(path), size, last_updated_in_seconds=mtime)
 
 
 def _list_folder(tick, pattern: str, stable_seconds: float, skip: frozenset[str], stop: str):
@@ -369,7 +369,8 @@ def _list_folder(tick, pattern: str, stable_seconds: float, skip: frozenset[str]
         return  # the run is draining: read nothing new
     for path, size, mtime in ready_files(pattern, stable_seconds, time.time()):
         if display_path(path) not in skip:
-            yield path, (size, mtime)
+            # Keyed by the name's bytes: a name that is not UTF-8 has no str key coder.
+            yield os.fsencode(path), (size, mtime)
 
 
 class WatchFolder(beam.PTransform):
@@ -403,7 +404,7 @@ class WatchFolder(beam.PTransform):
             | "List"
             >> beam.FlatMap(
                 _list_folder, self._pattern, self._stable, self._skip, self._stop
-            ).with_output_types(tuple[str, tuple[int, float]])
+            ).with_output_types(tuple[bytes, tuple[int, float]])
             | "Once" >> beam.ParDo(_EmitEachPathOnce())
         )
 
