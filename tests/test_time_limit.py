@@ -129,3 +129,40 @@ def test_time_limit_leaves_fast_work_alone(in_thread):
     else:
         work()
     assert len(results) == 50
+
+
+# Pages of many shapes, 1 MB each: one short token repeated (the capture that once took
+# 100 s against a 5 s limit), one character, a run of spaces, short lines, sentences,
+# capitals, markup. Whatever the shape, extraction stops within the limit plus a margin:
+# no stage may spend long in C (a regular expression) where the watchdog cannot stop it.
+MB = 1 << 20
+SHAPES = {
+    "token": "token " * (MB // 6),
+    "two letters": "ab " * (MB // 3),
+    "one char": "a" * MB,
+    "spaces": "a" + " " * MB + "b",
+    "short lines": "ab ab\n" * (MB // 6),
+    "sentences": "North Korea said so. " * (MB // 21),
+    "capitals": "SEOUL (Reuters) - " * (MB // 18),
+    "html token": "<html><body><p>" + "token " * (MB // 6) + "</p></body></html>",
+    "html open tags": "<html><body><p>" + "<a " * (MB // 3) + "</p></body></html>",
+}
+SHAPE_LIMIT_S = 0.3
+SHAPE_MARGIN_S = 1.0
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_the_limit_holds_whatever_the_page_shape(shape):
+    from transforms.decode import decode_page
+    from transforms.extract import extract_document
+    from transforms.records import Page
+
+    text = SHAPES[shape]
+    doc = decode_page(Page(shape, text.encode(), len(text)))
+    before = time.thread_time()
+    try:
+        extract_document(doc, time_limit_s=SHAPE_LIMIT_S)
+    except StageError as exc:
+        assert exc.reason in ("timeout", "no_article"), exc.reason
+    used = time.thread_time() - before
+    assert used < SHAPE_LIMIT_S + SHAPE_MARGIN_S, f"{shape}: {used:.2f} s of CPU"

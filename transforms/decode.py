@@ -47,7 +47,7 @@ _HTML_START = re.compile(
     r"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|\?xml)", re.I | re.S
 )
 _HTML_TAG = re.compile(
-    r"<(p|div|span|a|br|article|section|h[1-6]|table|ul|li|meta|script|title)\b[^>]*>", re.I
+    r"<(p|div|span|a|br|article|section|h[1-6]|table|ul|li|meta|script|title)\b[^<>]*>", re.I
 )
 # A text with at least this many common tags per 1,000 characters is HTML even
 # without a <html> start (fragments, crawler snippets).
