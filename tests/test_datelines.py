@@ -238,6 +238,17 @@ def test_find_datelines_composite():
          "A minister said."),
         ("LAGOS (Guardian Wire) - A minister said.", "LAGOS", "Guardian Wire",
          "A minister said."),
+        # Letters with diacritics, particles, abbreviations.
+        ("S\u00c3O PAULO (Reuters) - Stocks fell.", "S\u00c3O PAULO", "Reuters", "Stocks fell."),
+        ("Bogot\u00e1, Colombia (AP) \u2014 Rebels said.", "Bogot\u00e1, Colombia", "AP",
+         "Rebels said."),
+        ("DAR ES SALAAM, Tanzania (AP) - A ferry sank.", "DAR ES SALAAM, Tanzania", "AP",
+         "A ferry sank."),
+        ("WASHINGTON, D.C. -- The senator said.", "WASHINGTON, D.C.", None,
+         "The senator said."),
+        ("HONG KONG: Stocks fell sharply.", "HONG KONG", None, "Stocks fell sharply."),
+        ("BRUSSELS/PARIS, Jan 3 (Reuters) - Ministers met.", "BRUSSELS/PARIS", "Reuters",
+         "Ministers met."),
     ],
 )
 def test_dateline_families(text, place, agency, rest):
@@ -264,6 +275,9 @@ def test_dateline_families(text, place, agency, rest):
         "Mr Smith - the chairman - said.",
         "By Andrew Balls in Washington and Jennifer Hughes in New York. The Fed rose.",
         "Youkilis, McCarty go on DL A season of adversity.",
+        "AP Photo: a man walks.",
+        "Q&A: What next for the talks",
+        "The Associated Press reported that talks failed.",
     ],
 )
 def test_labels_and_feeds_are_not_datelines(text):

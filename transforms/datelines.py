@@ -78,8 +78,11 @@ _COLON = r"(?:\s*:\s+)"
 # Title-case ("San Juan", "St. Louis", "Rio de Janeiro"); particles are lower case in both.
 _PARTICLE = r"(?:de|da|do|di|du|del|la|le|el|al|es|of|on|upon|am|an|im|sur|y)"
 # A hyphen only inside a word: "PORT-AU-PRINCE", not "WASHINGTON--".
-_CAPS_W = r"[A-Z](?:[A-Z.'\u2019]|-(?=[A-Z]))*(?![a-z])"
-_TITLE_W = r"[A-Z](?:[a-z](?:[A-Za-z'\u2019]|-(?=[A-Za-z]))*\.?|\.)"
+# Latin letters with diacritics too ("SÃO PAULO", "Bogotá", "ZÜRICH").
+_UP = "A-Z\u00c0-\u00d6\u00d8-\u00de"
+_LO = "a-z\u00df-\u00f6\u00f8-\u00ff"
+_CAPS_W = rf"[{_UP}](?:[{_UP}.'\u2019]|-(?=[{_UP}]))*(?![{_LO}])"
+_TITLE_W = rf"[{_UP}](?:[{_LO}](?:[{_UP}{_LO}'\u2019]|-(?=[{_UP}{_LO}]))*\.?|\.)"
 _CAPS_PLACE = rf"{_CAPS_W}(?:[ ](?:{_PARTICLE}[ ])?{_CAPS_W}){{0,3}}"
 _TITLE_PLACE = rf"{_TITLE_W}(?:[ ](?:{_PARTICLE}[ ])?{_TITLE_W}){{0,3}}"
 # A region is either case and may be an abbreviation ("Del.", "N.H.", "TX", "Calif.").
