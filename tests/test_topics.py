@@ -628,3 +628,25 @@ def test_an_unspaced_phrase_matches_inside_a_run_of_letters():
     assert pattern.search("日本人拉致問題")
     # A spaced-script phrase still asks for a word boundary.
     assert not compile_phrase("talks").search("talkshow")
+
+
+# Families of the issue's misses, in text written for this test: abductions by others, other
+# states' missiles, others' summits, "launched", Fukushima water, sanctions and drills.
+@pytest.mark.parametrize(("title", "text", "want"), [
+ ("Japanese tourist kidnapped in Mexico", "Gunmen kidnapped a Japanese tourist near Acapulco on Sunday, police said. Japan's embassy is in contact with local authorities.", set()),
+ ("Iran tests new ballistic missile", "Iran test-fired a ballistic missile on Tuesday, state media said, defying U.S. warnings.", set()),
+ ("Putin and Xi hold summit in Beijing", "Russian President Vladimir Putin and Chinese leader Xi Jinping held talks in Beijing on Thursday on trade and energy.", set()),
+ ("Company launches new phone", "The company launched a new smartphone on Monday with a faster chip.", set()),
+ ("Japan begins releasing Fukushima water", "Japan began releasing treated radioactive water from the Fukushima nuclear plant on Thursday.", set()),
+ ("UN Security Council adopts new sanctions on North Korea", "The U.N. Security Council unanimously adopted new sanctions on North Korea on Monday, capping exports of refined oil.", set()),
+ ("South Korea and US begin joint drills", "South Korea and the United States began annual joint military drills on Monday.", set()),
+ ("North Korea fires two short-range missiles", "North Korea fired two short-range ballistic missiles into the sea on Thursday, South Korea's military said.", {"missiles"}),
+ ("Kishida seeks summit with Kim Jong Un", "Japanese Prime Minister Fumio Kishida said he wants to meet North Korean leader Kim Jong Un without preconditions.", {"summitry"}),
+ ("Families of Japanese abducted by North Korea appeal to UN", "Relatives of Japanese citizens abducted by North Korean agents in the 1970s and 1980s urged the United Nations to press Pyongyang.", {"abductions"}),
+ ("North Korea says abduction issue already resolved", "North Korea said on Tuesday the issue of Japanese nationals it abducted decades ago has been settled.", {"abductions"}),
+ ("Six-party talks on North Korea's nuclear programme resume", "Envoys from six nations resumed talks in Beijing on ending North Korea's nuclear weapons programme.", {"summitry", "missiles"}),
+ ("Pakistan test-fires nuclear-capable missile", "Pakistan successfully test-fired a nuclear-capable ballistic missile on Wednesday, the military said.", set()),
+])
+def test_families_of_hard_negatives(tax, title, text, want):
+    tagged, _, _ = topics_of(tax, title, text)
+    assert tagged == want
