@@ -1,4 +1,15 @@
-"""Topic tagging: score each article against an editable TOML taxonomy and say why."""
+"""Topic tagging: score each article against an editable TOML taxonomy and say why.
+
+Entry points: ``load_taxonomy(path)`` reads and validates a taxonomy completely (a command
+line calls it before a pipeline starts; every mistake is a ``TaxonomyError`` naming the file
+and the key), ``parse_taxonomy(data, source)`` does the same for parsed TOML, and
+``score_topics`` tags one article. A desk file that says ``extends = "packaged"`` adds to the
+packaged taxonomy (``extend_taxonomy`` says how values, terms, lists and rules merge).
+
+Each tag's reasons are signed amounts that add up to its evidence, and its score is
+``1 - exp(-evidence / scale)``; a passing mention is never tagged, so no tag carries a reason
+against itself.
+"""
 
 from __future__ import annotations
 
