@@ -70,10 +70,12 @@ _MONTH = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
     r"|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
-_DATE = rf"{_MONTH}\s*\d{{1,2}}(?:\s*,?\s*\d{{4}})?(?!\d)"
+_DATE = rf"{_MONTH}\s{{0,3}}\d{{1,2}}(?:\s{{0,3}},?\s{{0,3}}\d{{4}})?(?!\d)"
 # Separators: spaced hyphen, double hyphen, en/em dash, AP's underscore, colon.
-_DASH = r"(?:\s*--+\s*|\s+-\s*|\s*[\u2013\u2014]+\s*|\s+_\s+)"
-_COLON = r"(?:\s*:\s+)"
+# Every quantifier in this module is bounded, so a search costs linear time in the text
+# (a pattern that may scan a whole run of spaces or letters from each start is quadratic).
+_DASH = r"(?:\s{0,3}-{2,4}\s{0,3}|\s{1,3}-\s{0,3}|\s{0,3}[\u2013\u2014]{1,2}\s{0,3}|\s{1,3}_\s{1,3})"
+_COLON = r"(?:\s{0,3}:\s{1,3})"
 # Place words. One place is written in one case: ALL-CAPS ("PORT-AU-PRINCE", "N.M.") or
 # Title-case ("San Juan", "St. Louis", "Rio de Janeiro"); particles are lower case in both.
 _PARTICLE = r"(?:de|da|do|di|du|del|la|le|el|al|es|of|on|upon|am|an|im|sur|y)"
@@ -81,38 +83,44 @@ _PARTICLE = r"(?:de|da|do|di|du|del|la|le|el|al|es|of|on|upon|am|an|im|sur|y)"
 # Latin letters with diacritics too ("SÃO PAULO", "Bogotá", "ZÜRICH").
 _UP = "A-Z\u00c0-\u00d6\u00d8-\u00de"
 _LO = "a-z\u00df-\u00f6\u00f8-\u00ff"
-_CAPS_W = rf"[{_UP}](?:[{_UP}.'\u2019]|-(?=[{_UP}]))*(?![{_LO}])"
-_TITLE_W = rf"[{_UP}](?:[{_LO}](?:[{_UP}{_LO}'\u2019]|-(?=[{_UP}{_LO}]))*\.?|\.)"
+_CAPS_W = rf"[{_UP}](?:[{_UP}.'\u2019]|-(?=[{_UP}])){{0,40}}(?![{_UP}{_LO}])"
+_TITLE_W = rf"[{_UP}](?:[{_LO}](?:[{_UP}{_LO}'\u2019]|-(?=[{_UP}{_LO}])){{0,40}}\.?|\.)"
 _CAPS_PLACE = rf"{_CAPS_W}(?:[ ](?:{_PARTICLE}[ ])?{_CAPS_W}){{0,3}}"
 _TITLE_PLACE = rf"{_TITLE_W}(?:[ ](?:{_PARTICLE}[ ])?{_TITLE_W}){{0,3}}"
 # A region is either case and may be an abbreviation ("Del.", "N.H.", "TX", "Calif.").
 _REGION = rf"(?:{_CAPS_PLACE}|{_TITLE_PLACE})"
-_REGIONS = rf"(?:\s*,\s*(?!{_DATE}){_REGION}){{0,2}}"
-_CREDIT = r"\(\s*(?P<credit>[^()\n]{0,40}?)\s*\)"
+_REGIONS = rf"(?:\s{{0,3}},\s{{0,3}}(?!{_DATE}){_REGION}){{0,2}}"
+_CREDIT = r"\(\s{0,3}(?P<credit>[^()\n]{0,40}?)\s{0,3}\)"
 
 _CAPS_DATELINE = re.compile(
-    rf"(?P<place>{_CAPS_PLACE}(?:/{_CAPS_PLACE})*{_REGIONS})(?:\s*,\s*(?P<date>{_DATE}))?"
+    rf"(?P<place>{_CAPS_PLACE}(?:/{_CAPS_PLACE}){{0,3}}{_REGIONS})"
+    rf"(?:\s{{0,3}},\s{{0,3}}(?P<date>{_DATE}))?"
 )
 _TITLE_DATELINE = re.compile(
-    rf"(?P<place>{_TITLE_PLACE}(?:/{_TITLE_PLACE})*{_REGIONS})(?:\s*,\s*(?P<date>{_DATE}))?"
+    rf"(?P<place>{_TITLE_PLACE}(?:/{_TITLE_PLACE}){{0,3}}{_REGIONS})"
+    rf"(?:\s{{0,3}},\s{{0,3}}(?P<date>{_DATE}))?"
 )
-_CREDIT_AT = re.compile(rf"\s*{_CREDIT}")
+_CREDIT_AT = re.compile(rf"\s{{0,3}}{_CREDIT}")
 _DATE_AT = re.compile(rf"(?P<date>{_DATE})")
 _DASH_AT = re.compile(_DASH + r"(?=\S)")
 _COLON_AT = re.compile(_COLON + r"(?=\S)")
 # No separator: the next word starts a sentence ("NEW YORK Aging but ...", "(AP) North").
-_SPACE_AT = re.compile(r"\s+(?=[\"\u201c'\u2018]?[A-Z0-9])")
+_SPACE_AT = re.compile(r"\s{1,3}(?=[\"\u201c'\u2018]?[A-Z0-9])")
 # "( Santiago , Chile-AP )", "( Columbia-AP )": the place inside the credit.
-_PLACE_IN_CREDIT = re.compile(r"(?P<place>[^()\n]{1,60}?)\s*-\s*(?P<agency>[^()\n\-]{1,20})")
-_BARE_AGENCY = re.compile(r"(?P<agency>[A-Za-z][\w.&'\-]*(?:[ ][A-Za-z][\w.&'\-]*){0,2})")
-_NOTE = re.compile(r"\((?P<note>[^()\n]{1,400})\)\s*")
-_BYLINE = re.compile(r"By\s+")
-_NAME_WORD = re.compile(r"[A-Z][A-Za-z.'\u2019\-]*\s+")
+_PLACE_IN_CREDIT = re.compile(
+    r"(?P<place>[^()\n]{1,60}?)\s{0,3}-\s{0,3}(?P<agency>[^()\n\-]{1,20})")
+_BARE_AGENCY = re.compile(
+    r"(?P<agency>[A-Za-z][\w.&'\-]{0,30}(?:[ ][A-Za-z][\w.&'\-]{0,30}){0,2})(?![\w.&'\-])")
+_NOTE = re.compile(r"\((?P<note>[^()\n]{1,400})\)\s{0,3}")
+_BYLINE = re.compile(r"By\s{1,3}")
+_NAME_WORD = re.compile(r"[A-Z][A-Za-z.'\u2019\-]{0,30}\s{1,3}")
 # "Canadian Press - ", "SPACE.com - ", "UPI NewsTrack Sports - ": a feed name and a dash.
-_FEED = re.compile(r"(?P<feed>[\w][\w.&'\u2019\-]*(?:[ ][\w.&'\u2019\-]+){0,3})" + _DASH)
-_TRAILING_CREDIT = re.compile(r"\(\s*(?P<credit>[^()\n]{1,40}?)\s*\)[\s.]*$")
+_FEED = re.compile(
+    r"(?P<feed>\w[\w.&'\u2019\-]{0,40}(?:[ ][\w.&'\u2019\-]{1,40}){0,3})" + _DASH)
+_TRAILING_CREDIT = re.compile(r"\(\s{0,3}(?P<credit>[^()\n]{1,40}?)\s{0,3}\)[\s.]{0,10}$")
 _HEADER_PLACE = re.compile(
-    rf"^\s*(?P<place>{_REGION}(?:\s*,\s*{_REGION}){{0,3}}?)\s*(?={HEADER_DATE_LABELS})"
+    rf"^\s{{0,10}}(?P<place>{_REGION}(?:\s{{0,3}},\s{{0,3}}{_REGION}){{0,3}}?)\s{{0,3}}"
+    rf"(?={HEADER_DATE_LABELS})"
 )
 # Where a later dateline may start: a capital (or a credit) after a space or a line break.
 _LATER_START = re.compile(r"(?<=\s)(?=[A-Z(])")
