@@ -325,3 +325,9 @@ def test_a_bad_agency_table_names_the_problem(tmp_path, content, problem):
     with pytest.raises(AgencyTableError, match=problem) as err:
         load_agencies(str(path))
     assert str(path) in str(err.value)
+
+
+def test_a_headline_credit_is_not_a_place():
+    text = "House backs food aid for N. Koreans (AP) AP - The aid could reach millions."
+    dateline, agency, body = find_dateline(text)
+    assert (dateline.place, agency) == (None, "AP")

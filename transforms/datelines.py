@@ -317,7 +317,9 @@ def _read_placed(text: str, pos: int, agencies: Agencies, at_start: bool) -> _Re
             is_credit, agency = _credit_agency(credit.group("credit"), agencies)
             if is_credit:
                 sep = _separator(text, credit.end(), colon=True, space=True)
-                if sep and (caps or agency):
+                # No separator after a Title-case place is a headline's credit
+                # ("... talks with N. Koreans (AP)"), not a dateline.
+                if sep and (caps or (agency and sep[0] != "space")):
                     return _Reading(place, agency, date, pos, sep[1], "credit")
         # No credit: the weaker the form, the more the place must prove.
         sep = _separator(text, end, colon=True, space=at_start and caps)
