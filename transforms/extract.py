@@ -36,7 +36,7 @@ from transforms.boilerplate import (
     split_title,
 )
 from transforms.failures import GuardedMap, count
-from transforms.html_author import page_author
+from transforms.html_author import clean_authors, page_author
 from transforms.html_tree import page_tree
 from transforms.records import (
     KIND_TEXT,
@@ -88,10 +88,19 @@ def detect_language(text: str) -> str | None:
 _ROLE = re.compile(r"\b(?:writer|correspondent|editor|reporter|contributor|columnist)\b", re.I)
 
 
-def _authors(author: str | None) -> tuple[str, ...]:
-    if not author:
-        return ()
+def _names(author: str, meta: PageMetadata) -> list[str]:
     names = [a.strip() for a in author.replace(" and ", ";").split(";") if a.strip()]
+    return clean_authors(names, partial(is_site_part, sitename=meta.sitename,
+                                        hostname=meta.hostname))
+
+
+def _authors(meta: PageMetadata) -> tuple[str, ...]:
+    """The people who wrote the page: its author fields, split into names and cleaned
+    (transforms/html_author.clean_authors); wire services and job titles go when a person
+    is named too."""
+    if not meta.author:
+        return ()
+    names = _names(meta.author, meta)
     people = [n for n in names if n not in AGENCIES and not _ROLE.search(n)]
     return tuple(people or names)
 
@@ -113,7 +122,6 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     except Exception:  # noqa: BLE001 - its JSON-LD reader has bugs; the meta tags remain
         pass
     meta.title = meta.title or extract_title(tree)
-    meta.author = meta.author or page_author(tree)
     meta.url = meta.url or extract_url(tree, url)
     if meta.url:
         meta.hostname = extract_domain(meta.url, fast=True)
@@ -127,6 +135,8 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
             meta.sitename = meta.sitename.title()
     elif meta.url and (host := META_URL.match(meta.url)):
         meta.sitename = host[1]
+    if not meta.author or not _names(meta.author, meta):
+        meta.author = page_author(tree, usable=lambda found: bool(_names(found, meta)))
     meta.clean_and_trim()
     return meta
 
@@ -177,7 +187,7 @@ def described_item(meta: PageMetadata, title: str | None) -> Extracted | None:
     return Extracted(
         title=title,
         text=text,
-        authors=_authors(meta.author),
+        authors=_authors(meta),
         publisher=meta.sitename or None,
         language=detect_language(text),
     )
@@ -227,7 +237,7 @@ def extract_html(html: str, url: str | None = None) -> Extracted:
         title=title,
         text=text,
         summary=page_summary(meta),
-        authors=_authors(meta.author),
+        authors=_authors(meta),
         publisher=meta.sitename or None,
         language=detect_language(text),
         credits=cleaned.credits,
