@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -339,6 +340,8 @@ _TITLE_SEPARATOR = re.compile(
 )
 # A site named by its address: "www.AussenGedanken.de", "Battery-News.de".
 _DOMAIN = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}$", re.I)
+# A title part that is only a date: "23.01.2022 - Headline".
+_WHOLE_DATE = re.compile(rf"^\s*{_DATE}\s*$", re.I)
 # A title part naming the site has this many words at most.
 SITE_PART_MAX_WORDS = 6
 # A site's own name shorter than this (squashed) is not looked for inside a part.
@@ -346,7 +349,9 @@ SITE_NAME_MIN_CHARS = 4
 
 
 def _squash(text: str) -> str:
-    return _norm(text).replace(" ", "")
+    """Letters and digits only, without accents: "Nestlé Marktplatz" ~ nestle-marktplatz.de."""
+    folded = unicodedata.normalize("NFKD", text)
+    return _norm("".join(c for c in folded if not unicodedata.combining(c))).replace(" ", "")
 
 
 def is_site_part(part: str, sitename: str | None, hostname: str | None) -> bool:
@@ -380,10 +385,14 @@ def split_title(title: str | None, sitename: str | None, hostname: str | None = 
     parts = [p for p in _TITLE_SEPARATOR.split(title) if p.strip()]
     if len(parts) < 2:
         return title
-    # The site name sits at either end; a part in the middle is the headline's own.
-    while len(parts) > 1 and is_site_part(parts[-1], sitename, hostname):
+    # The site name (or the page's date) sits at either end; a part in the middle is the
+    # headline's own.
+    def dropped(p: str) -> bool:
+        return is_site_part(p, sitename, hostname) or bool(_WHOLE_DATE.match(p))
+
+    while len(parts) > 1 and dropped(parts[-1]):
         parts.pop()
-    while len(parts) > 1 and is_site_part(parts[0], sitename, hostname):
+    while len(parts) > 1 and dropped(parts[0]):
         parts.pop(0)
     if len(parts) == len(_TITLE_SEPARATOR.split(title)):
         return title

@@ -146,6 +146,33 @@ HEADLINE_MIN_OVERLAP = 0.5
 HEADLINE_MAX_ELEMENTS = 10
 
 
+# Parts of an <h1> that are not the headline: the kicker above it ("Klimaschutz",
+# "Local News |"), the subtitle under it, and text for screen readers only.
+_NOT_HEADLINE = re.compile(
+    r"kicker|topic|toptitle|overline|eyebrow|dachzeile|roofline|sub-?heading|subtitle|"
+    r"section|label|visually-hidden|sr-only|screen-reader", re.I)
+# Invisible characters inside words: soft hyphens and zero-width spaces and joiners.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def headline_text(h1: HtmlElement) -> str:
+    """The text of an <h1> without its kicker, subtitle and screen-reader parts."""
+    parts = [h1.text or ""]
+    for child in h1:
+        if not isinstance(child.tag, str):  # a comment or processing instruction
+            parts.append(child.tail or "")
+            continue
+        cls = child.get("class") or ""
+        marked = child.tag == "small" or (_NOT_HEADLINE.search(cls) and "hidden" not in
+                                          cls.replace("visually-hidden", ""))
+        if not marked:
+            parts.append(child.text_content())
+        parts.append(child.tail or "")
+    headline = " ".join("".join(parts).translate(_INVISIBLE).split())
+    # Only a part beside the headline is left out, never all of it.
+    return headline or " ".join(h1.text_content().translate(_INVISIBLE).split())
+
+
 def _word_set(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.casefold()))
 
@@ -155,13 +182,13 @@ def page_title(tree: HtmlElement, meta: PageMetadata) -> str | None:
     without the site name. Meta titles are often shortened or reworded for search and
     sharing while the <h1> is what the page shows; an <h1> unlike the title is a site
     banner or a widget's heading, not the headline."""
-    title = split_title(meta.title, meta.sitename, meta.hostname)
+    title = split_title((meta.title or "").translate(_INVISIBLE), meta.sitename, meta.hostname)
     if not title:
         return None
     ref = _word_set(title)
     best, best_score = None, 0.0
     for _, h1 in zip(range(HEADLINE_MAX_ELEMENTS), tree.iterfind(".//h1"), strict=False):
-        text = " ".join(h1.text_content().split())
+        text = headline_text(h1)
         found = _word_set(text)
         score = 2 * len(found & ref) / (len(found) + len(ref)) if found and ref else 0.0
         if score >= HEADLINE_MIN_OVERLAP and score > best_score:
