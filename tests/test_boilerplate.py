@@ -183,6 +183,18 @@ def test_drop_reason(line, reason):
         ("Ferry returns - and why it matters", "Coastline Gazette", None,
          "Ferry returns - and why it matters"),
         (None, "Coastline Gazette", None, None),
+        # the site by its address, by part of its og:site_name, by its host's label
+        ("Streit ums Brennholz - www.Waldhefte.de", None, None, "Streit ums Brennholz"),
+        ("Ferry returns | Coastline", "Coastline Gazette Ltd", None, "Ferry returns"),
+        ("Ferry returns | Coastline Gazette", None, "coastlinegazette.example", "Ferry returns"),
+        ("Le quai rouvre │ Café Marché", "cafe-marche.example", None, "Le quai rouvre"),
+        ("Harbour News|Ferry returns", "Harbour News", None, "Ferry returns"),
+        ("渡轮恢复运营-海港日报", "海港日报", None, "渡轮恢复运营"),
+        # a date part at either end
+        ("12.03.2024 - Ferry returns", None, None, "Ferry returns"),
+        # a second half that is not the site stays
+        ("Ferry returns - the town celebrates", "Coastline Gazette", None,
+         "Ferry returns - the town celebrates"),
     ],
 )
 def test_split_title(title, site, host, expected):
