@@ -333,9 +333,10 @@ def _tail_is_short(paragraphs: Sequence[str], marker: str) -> bool:
 
 
 # Where page titles join the headline and the site name: " | ", " - ", " – ", " :: ", " » ",
-# " · ", a bare "|" and, between CJK characters, a bare "-" or "_" ("...城！-新华网").
+# " · ", a bare "|" and, between CJK characters, a bare "-" or "_" ("...城！-新华网"). Titles
+# are whitespace-collapsed first, so single spaces suffice (and keep the scan linear).
 _TITLE_SEPARATOR = re.compile(
-    r"\s+(?:[|│–—·•»]|--?|::)\s+|\s*[|│]\s*"
+    r"\s(?:[|│–—·•»]|--?|::)\s|\s?[|│]\s?"
     r"|(?<=[\u3000-\u9fff\uff00-\uffef])[-_](?=[\u3000-\u9fff\uff00-\uffef])"
 )
 # A site named by its address: "www.AussenGedanken.de", "Battery-News.de".

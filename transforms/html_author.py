@@ -147,14 +147,14 @@ _POSTS_BY = re.compile(
 )
 # Academic and professional degrees after a name ("Jane Doe, PhD").
 _DEGREE = re.compile(
-    r"(?:,\s*|\s+)(?:Ph\.?\s?D\.?|M\.?D\.?|MBA|M\.?Sc\.?|B\.?Sc\.?|DPhil|Esq\.?|RN|MPH)$"
+    r"[,\s]\s?(?:Ph\.?\s?D\.?|M\.?D\.?|MBA|M\.?Sc\.?|B\.?Sc\.?|DPhil|Esq\.?|RN|MPH)$"
 )
 # A comment's heading, not a byline: "Art Edwards says", "Jane sagt:".
-_COMMENTER = re.compile(r"\s(?:says|said|writes|wrote|sagt|schreibt|dit|écrit|dice|escribe)\s*:?$",
+_COMMENTER = re.compile(r"\s(?:says|said|writes|wrote|sagt|schreibt|dit|écrit|dice|escribe)\s?:?$",
                         re.I)
 # A web address written out as a name by the normaliser: "Facebook Com", "Katholisch At".
 _ADDRESS_NAME = re.compile(
-    r"^(?:www\s+)?\S+(?:\s+\S+)?\s+(?:com|net|org|de|at|ch|it|fr|es|nl|be|uk|info|eu|io)$",
+    r"^(?:www\s)?\S{1,80}(?:\s\S{1,80})?\s(?:com|net|org|de|at|ch|it|fr|es|nl|be|uk|info|eu|io)$",
     re.I,
 )
 # A date's label in a byline element: "Publiziert am", "Posted on", "Publié le".
@@ -177,7 +177,7 @@ def clean_authors(names: list[str], is_site: Callable[[str], bool]) -> list[str]
     headings removed; web addresses, placeholders, initials of a listed name, and the site's
     own name beside people's names dropped."""
     kept: list[str] = []
-    for raw in names:
+    for raw in names:  # whitespace collapsed first: the patterns expect single spaces
         name = _DEGREE.sub("", _POSTS_BY.sub("", " ".join(raw.split()))).strip(" ,;:-")
         if not name or _COMMENTER.search(name) or _ADDRESS_NAME.match(name) \
                 or _DATE_LABEL.match(name):
