@@ -16,6 +16,7 @@ from transforms.extract import (
     extract_html,
     page_metadata,
     page_title,
+    text_byline,
     to_article,
 )
 from transforms.failures import DEAD_LETTERS, MAIN
@@ -264,3 +265,28 @@ def test_a_quoted_embedded_post_stays_in_the_text():
     text = extract_html(html).text
     assert "without a morning boat on Sundays" in text
     assert tree.xpath("//blockquote/@class") == ["twitter-tweet"]  # the shared tree is intact
+
+
+@pytest.mark.parametrize(
+    "line, names",
+    [
+        ("Von Mara Lindqvist", "Mara Lindqvist"),
+        ("By Jane Doe and John Roe", "Jane Doe; John Roe"),
+        ("Autoren Jan Muster und Eva Beispiel", "Jan Muster; Eva Beispiel"),
+        ("By Monday", None),  # one word: not a name
+        ("Von Berlin aus", None),  # a lowercase word: a phrase, not names
+        ("By the time the ferry arrived, the quay was full", None),
+    ],
+)
+def test_a_byline_paragraph_names_the_authors(line, names):
+    assert text_byline(["The ferry returned on Friday.", line]) == names
+
+
+def test_the_byline_paragraph_is_read_only_without_author_fields():
+    body = "".join(f"<p>The ferry carried its first passengers of the season across the "
+                   f"estuary on Friday morning after a long refit ({i}).</p>" for i in range(4))
+    html = (f"<html><head><title>Ferry returns</title></head><body><article><h1>Ferry returns"
+            f"</h1>{body}<p>Von Mara Lindqvist</p></article></body></html>")
+    assert extract_html(html).authors == ("Mara Lindqvist",)
+    tagged = html.replace("<head>", "<head><meta name='author' content='Jon Park'>")
+    assert extract_html(tagged).authors == ("Jon Park",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import replace
 from functools import partial
@@ -106,6 +106,31 @@ def _authors(meta: PageMetadata) -> tuple[str, ...]:
     names = _names(meta.author, meta)
     people = [n for n in names if n not in AGENCIES and not _ROLE.search(n)]
     return tuple(people or names)
+
+
+# A paragraph that is only a byline: "Von Claudia Muster", "By Jane Doe and John Roe",
+# "Autoren Jan Muster und Eva Beispiel", "Por Agencia EFE". Names of two to four words.
+_NAME_RUN = r"[^\W\d_][\w.'’-]*(?:\s[^\W\d_][\w.'’-]*){1,3}"
+_TEXT_BYLINE = re.compile(
+    rf"^(?i:by|von|por|par|door|av|di|autor(?:in|en)?|author|text)\s?:?\s(?P<who>{_NAME_RUN}"
+    rf"(?:(?:,\s|\s(?i:and|und|y|et|e)\s){_NAME_RUN}){{0,3}})$"
+)
+BYLINE_MAX_WORDS = 16
+
+
+def text_byline(paragraphs: Sequence[str]) -> str | None:
+    """The names on a byline paragraph of the text, for pages whose author fields are empty
+    (the byline is set as a paragraph of the article). Every name word is capitalised."""
+    for line in paragraphs:
+        if len(line.split()) > BYLINE_MAX_WORDS:
+            continue
+        m = _TEXT_BYLINE.match(line.strip())
+        if not m:
+            continue
+        names = re.split(r",\s|\s(?:and|und|y|et|e)\s", m.group("who"), flags=re.I)
+        if all(w[0].isupper() for n in names for w in n.split()):
+            return "; ".join(names)
+    return None
 
 
 def _no_article(why: str) -> Extracted:
@@ -291,6 +316,8 @@ def extract_html(html: str, url: str | None = None) -> Extracted:
         return described_item(meta, title) or _no_article(
             "nothing article-like left after cleanup")
     text = "\n\n".join(cleaned.paragraphs)
+    if not _authors(meta):
+        meta.author = text_byline(cleaned.paragraphs) or meta.author
     return Extracted(
         title=title,
         text=text,
