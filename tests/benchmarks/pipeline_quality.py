@@ -2,9 +2,16 @@
 
     python -m tests.benchmarks.pipeline_quality SET --data PATH [--workers 2] [-v]
 
-SET is one of extraction-html, extraction-text, dates, datelines, topics,
-syndication; PATH is the dev folder (extraction/, dates/) or file
-(datelines.jsonl, topics.jsonl, neardup_pairs.jsonl) of /work/shared/dev.
+SET is one of extraction-html, extraction-text, trafilatura-eval, dates, datelines,
+topics, syndication; PATH is the dev folder (extraction/, trafilatura_eval/, dates/) or
+file (datelines.jsonl, topics.jsonl, neardup_pairs.jsonl) of /work/shared/dev.
+
+The extraction sets (extraction-html, extraction-text, trafilatura-eval) also score
+bare trafilatura on the same pages in the same run
+(``trafilatura.extract(html, favor_precision=True, include_comments=False,
+deduplicate=False)``, and for titles and authors ``bare_extraction(...,
+with_metadata=True)``), and print every figure for the tune and held parts of
+tests/benchmarks/split.py (page id as key; trafilatura_eval: the page URL).
 
 Each set writes its dev items as input pages into a temporary folder (the dev
 data is third-party: it is never written into the repository), runs
@@ -20,6 +27,8 @@ and reason. The last line printed is the set's summary.
 from __future__ import annotations
 
 import argparse
+import gzip
+import importlib.util
 import json
 import logging
 import re
@@ -34,7 +43,12 @@ from pathlib import Path
 
 from tests.benchmarks.dates import TARGET_DAY_ACCURACY, dateline_hits
 from tests.benchmarks.dedup import figures, print_table, published_of, tally_pair
-from tests.benchmarks.extraction import DEFAULT_SCORER, load_scorer
+from tests.benchmarks.extraction import (
+    DEFAULT_SCORER,
+    bare_metadata,
+    bare_trafilatura,
+    load_scorer,
+)
 from tests.benchmarks.split import HELD, PARTS, part
 from tests.benchmarks.topics import (
     DEFAULT_TOPICS,
@@ -47,10 +61,16 @@ from tests.benchmarks.topics import (
 from tests.support import read_records
 
 REFERENCE_TIME = "2026-11-23T12:00:00+00:00"
-SETS = ("extraction-html", "extraction-text", "dates", "datelines", "topics", "syndication")
+SETS = ("extraction-html", "extraction-text", "trafilatura-eval", "dates", "datelines", "topics",
+        "syndication")
 
 # Targets from the issues.
 TARGET_EXTRACTION_F1 = {"html": 0.975, "text": 0.90}
+# Issue 15: margins over bare trafilatura on the same pages, and absolute floors.
+MARGIN_HTML_F1 = 0.02
+MARGIN_TE_TEXT_F = 0.01
+MARGIN_TE_AUTHOR = 0.10
+TARGET_TE_TITLE = 0.85
 TARGET_TOPICS_MICRO_F1 = 0.88  # issue 16
 TARGET_TOPIC_PR = 0.82
 TARGET_DATELINE_PLACE = 0.95  # and agency, each (issue 16)
@@ -146,24 +166,137 @@ def bench_extraction(mode: str, data: Path, tmp: Path, args) -> str:
         shutil.copyfile(data / name, folder / name)  # <id>.html.gz or <id>.txt
     out = run_pipeline([str(folder / "*")], tmp / "out", file_key,
                        [p["id"] for p in pages], args.workers)
-    counts, worst = [], []
+    ours: dict[str, list] = defaultdict(list)
+    bare: dict[str, list] = defaultdict(list)
+    worst = []
     for page in pages:
         truth = (data / page["truth"]).read_text(encoding="utf-8")
         record = out.records.get(page["id"])
         pred = record["text"] if record else None
         c = scorer.page_counts(truth, pred)
-        counts.append(c)
+        for where in (part(page["id"]), "all"):
+            ours[where].append(c)
+        if mode == "html":  # bare trafilatura on the same HTML
+            html = gzip.decompress((data / page["html"]).read_bytes()).decode("utf-8")
+            b = scorer.page_counts(truth, bare_trafilatura(html))
+            for where in (part(page["id"]), "all"):
+                bare[where].append(b)
         worst.append((scorer.page_recall(*c), scorer.page_precision(*c), page["id"]))
     if args.verbose:
         for rec, prec, pid in sorted(worst)[:10]:
             why = f" dead: {out.dead[pid]['reason']}" if pid in out.dead else ""
             print(f"  {pid[:16]} recall {rec:.3f} precision {prec:.3f}{why}")
-    f1, prec, rec = scorer.summarise(counts)
+    for where in (*PARTS, "all"):
+        f1, prec, rec = scorer.summarise(ours[where])
+        line = (f"  {where:4s} pages {len(ours[where]):3d}  newsbeam F1 {f1:.3f} P {prec:.3f} "
+                f"R {rec:.3f}")
+        if bare[where]:
+            bf1, bprec, brec = scorer.summarise(bare[where])
+            line += (f"  bare trafilatura F1 {bf1:.3f} P {bprec:.3f} R {brec:.3f}  "
+                     f"margin {f1 - bf1:+.3f} (target >= +{MARGIN_HTML_F1})")
+        print(line)
+    f1, prec, rec = scorer.summarise(ours["all"])
     print(out.dead_line())
     print(out.timing_line())
+    held = scorer.summarise(ours["held"])[0]
     return (f"extraction-{mode} through the pipeline: F1 {f1:.3f} precision {prec:.3f} "
-            f"recall {rec:.3f} pages {len(pages)} dead {len(out.dead)} "
+            f"recall {rec:.3f} held F1 {held:.3f} pages {len(pages)} dead {len(out.dead)} "
             f"(target F1 >= {TARGET_EXTRACTION_F1[mode]}) {out.seconds:.1f} s")
+
+
+def _load_te_scorer(data: Path):
+    """trafilatura_eval's own score.py (snippet method, title and author comparison)."""
+    spec = importlib.util.spec_from_file_location("trafilatura_eval_score", data / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class _TextTitleAuthor:
+    """Snippet counts, and title and author hits, over one part of trafilatura_eval."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    titles: int = 0
+    title_hits: int = 0
+    authors: int = 0
+    author_hits: int = 0
+
+    def add(self, te, label: dict, text: str | None, title: str | None, author) -> None:
+        tp, fp, fn, _ = te.count_page(label, text)
+        self.tp, self.fp, self.fn = self.tp + tp, self.fp + fp, self.fn + fn
+        if label.get("title"):
+            self.titles += 1
+            got = te.norm_title(title)
+            self.title_hits += bool(got) and got == te.norm_title(label["title"])
+        if label.get("author"):
+            self.authors += 1
+            got = te.author_set(author)
+            self.author_hits += bool(got) and got == te.author_set(label["author"])
+
+    @property
+    def text_f(self) -> float:
+        return 2 * self.tp / max(2 * self.tp + self.fp + self.fn, 1)
+
+    @property
+    def title(self) -> float:
+        return self.title_hits / max(self.titles, 1)
+
+    @property
+    def author(self) -> float:
+        return self.author_hits / max(self.authors, 1)
+
+    def line(self) -> str:
+        prec = self.tp / max(self.tp + self.fp, 1)
+        rec = self.tp / max(self.tp + self.fn, 1)
+        return (f"text F {self.text_f:.3f} P {prec:.3f} R {rec:.3f}  title {self.title:.3f} "
+                f"({self.titles})  author {self.author:.3f} ({self.authors})")
+
+
+def bench_trafilatura_eval(data: Path, tmp: Path, args) -> str:
+    te = _load_te_scorer(data)
+    labels = read_jsonl(data / "labels.jsonl")
+    folder = tmp / "pages"
+    folder.mkdir()
+    for label in labels:  # the raw bytes; the pipeline finds the encoding itself
+        shutil.copyfile(data / label["file"], folder / f"{label['id']}.html.gz")
+    out = run_pipeline([str(folder / "*")], tmp / "out", file_key,
+                       [lb["id"] for lb in labels], args.workers)
+    ours: dict[str, _TextTitleAuthor] = defaultdict(_TextTitleAuthor)
+    bare: dict[str, _TextTitleAuthor] = defaultdict(_TextTitleAuthor)
+    bare_seconds = 0.0
+    for label in labels:
+        record = out.records.get(label["id"]) or {}
+        raw = gzip.decompress((data / label["file"]).read_bytes())
+        started = time.perf_counter()
+        bare_text = bare_trafilatura(raw)
+        bare_title, bare_author = bare_metadata(raw)
+        bare_seconds += time.perf_counter() - started
+        for where in (part(label["url"]), "all"):
+            ours[where].add(te, label, record.get("text"), record.get("title"),
+                            record.get("authors"))
+            bare[where].add(te, label, bare_text, bare_title, bare_author)
+        if args.verbose and label["id"] in out.dead:
+            print(f"  {label['id']} dead: {out.dead[label['id']]['reason']}")
+    for where in (*PARTS, "all"):
+        o, b = ours[where], bare[where]
+        print(f"  {where:4s} newsbeam          {o.line()}")
+        print(f"  {where:4s} bare trafilatura  {b.line()}")
+        print(f"  {where:4s} margins: text F {o.text_f - b.text_f:+.3f} (target >= "
+              f"+{MARGIN_TE_TEXT_F}), author {o.author - b.author:+.3f} (target >= "
+              f"+{MARGIN_TE_AUTHOR}), title {o.title:.3f} (target >= {TARGET_TE_TITLE})")
+    print(f"bare trafilatura: {bare_seconds:.1f} s for {len(labels)} pages (extract and "
+          f"bare_extraction with metadata, in this process)")
+    print(out.dead_line())
+    print(out.timing_line())
+    o, h = ours["all"], ours["held"]
+    return (f"trafilatura-eval through the pipeline: text F {o.text_f:.3f} title {o.title:.3f} "
+            f"author {o.author:.3f}; held: text F {h.text_f:.3f} title {h.title:.3f} author "
+            f"{h.author:.3f}; bare trafilatura held: text F {bare['held'].text_f:.3f} title "
+            f"{bare['held'].title:.3f} author {bare['held'].author:.3f}; pages {len(labels)} "
+            f"dead {len(out.dead)} {out.seconds:.1f} s")
 
 
 def bench_dates(data: Path, tmp: Path, args) -> str:
@@ -404,6 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.set.startswith("extraction-"):
             line = bench_extraction(args.set.removeprefix("extraction-"), args.data, tmp, args)
+        elif args.set == "trafilatura-eval":
+            line = bench_trafilatura_eval(args.data, tmp, args)
         else:
             line = {"dates": bench_dates, "datelines": bench_datelines, "topics": bench_topics,
                     "syndication": bench_syndication}[args.set](args.data, tmp, args)
