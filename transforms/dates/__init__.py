@@ -1,0 +1,240 @@
+"""Publication dates: when a page was published, with time and zone, and the days it mentions.
+
+The stage's modules, one per concern:
+
+- ``tables``: thresholds, month and zone names, the publisher defaults table;
+- ``parsing``: reading one date (cheap parsers, then dateparser in the page's language);
+- ``structured``: what the page declares for machines (JSON-LD, meta, microdata, <time>),
+  and its locale (lang, og:locale, other stamps' offsets, the URL's date);
+- ``visible``: dated lines after the headline, in the header, atop text captures;
+- ``library``: htmldate, where the structured readers find nothing or disagree;
+- ``zones``: the publisher's zone and local day, and the ceiling;
+- ``inferred``: yearless days (datelines, 'reported on Friday (March 29)');
+- ``mentions``: the weekdays and relative days the text mentions;
+- ``stage`` (here): the order of evidence, and the Beam composite.
+
+Order of evidence on an HTML page (the first that gives a date not after the ceiling):
+the page's declared dates (JSON-LD, then meta, microdata, <time> marked published; when
+they name days more than one day apart, the one htmldate agrees with), then a dated line
+just after the headline marked 'Published', then htmldate, then the other dated lines after
+the headline and in the header, then any <time datetime>, epoch attributes and modified
+stamps, then the URL's date, then yearless days. A text capture: header lines, the capture's
+top lines, the URL, yearless days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+from itertools import chain
+
+import apache_beam as beam
+
+from transforms.dates.inferred import inferred_candidates
+from transforms.dates.library import htmldate_reading
+from transforms.dates.mentions import mentioned_days
+from transforms.dates.parsing import Reading, parse_human, parse_machine, parse_words
+from transforms.dates.structured import (
+    Candidate,
+    declared_url,
+    late_candidates,
+    meta_values,
+    page_language,
+    page_offset,
+    structured_candidates,
+    url_reading,
+)
+from transforms.dates.tables import (
+    CAPTURE_TOP_LINES,
+    MAX_DATE_LINE_CHARS,
+    Locale,
+    PublisherTable,
+    load_publishers,
+)
+from transforms.dates.visible import byline_lines, line_candidates, read_line
+from transforms.dates.zones import LocalHints, ceiling_of, published
+from transforms.failures import GuardedMap
+from transforms.html_tree import page_tree
+from transforms.records import DAY, KIND_HTML, STAGE_DATES, Article, Published
+
+__all__ = [
+    "Locale",
+    "NormalizeDates",
+    "PublisherTable",
+    "Reading",
+    "apply_dates",
+    "find_published",
+    "load_publishers",
+    "mentioned_days",
+    "parse_human",
+    "parse_machine",
+    "parse_words",
+]
+
+# Languages whose numeric dates may put the month first ("05/04/2024" as May 4).
+MONTH_FIRST_LANGUAGES = frozenset(("en",))
+# How many <time> elements' texts count as days the page shows (a list page has dozens).
+SHOWN_TIMES = 5
+# Two-digit years in shown days are read as this century's (only their day is compared).
+MAX_YEAR = 2099
+# Declared dates this many days apart are a disagreement that htmldate settles.
+DISAGREE_DAYS = 1
+
+
+def _hints(article: Article, tree, url: str | None, publishers: PublisherTable
+           ) -> tuple[LocalHints, bool, str | None]:
+    """What the page and the table say of the publisher's zone; its date order; language."""
+    locale, source = publishers.locale_and_source(article.publisher, url)
+    language = country = None
+    offset = None
+    if tree is not None:
+        metas = meta_values(tree)
+        language, country = page_language(tree, metas)
+        offset = page_offset(tree, metas)
+    language = language or article.language
+    page_locale, page_source = None, ""
+    if country and (page_locale := publishers.country(country)):
+        page_source = f"lang:{language or ''}-{country}"
+    elif language and (page_locale := publishers.language_country(language)):
+        page_source = f"language:{language}"
+    if source:
+        day_first = locale.day_first
+    elif page_locale is not None:
+        day_first = page_locale.day_first
+    else:
+        # Only English pages write the month first (and not all of them); every other
+        # language with numeric dates writes the day first.
+        day_first = bool(language) and language not in MONTH_FIRST_LANGUAGES
+    url_read = url_reading(url)
+    shown = _shown_days(tree, day_first, language) if tree is not None else frozenset()
+    hints = LocalHints(locale, source, offset, page_locale, page_source,
+                       url_read.day if url_read else None, shown)
+    return hints, day_first, language
+
+
+def _shown_days(tree, day_first: bool, language: str | None) -> frozenset:
+    """The days the page shows people as its date: the text of its microdata date and the
+    dated lines after its headline."""
+    lines = [el.text_content().strip() for el in tree.iterfind(".//*[@itemprop='datePublished']")]
+    lines += [el.text_content().strip() for el in tree.xpath(
+        f"(.//time[@datetime])[position() <= {SHOWN_TIMES}]")]
+    lines += byline_lines(tree)
+    days = set()
+    for line in lines:
+        if line and len(line) <= MAX_DATE_LINE_CHARS:
+            reading = read_line(line, day_first, MAX_YEAR, language)
+            if reading is not None:
+                days.add(reading.day)
+    return frozenset(days)
+
+
+def _first(candidates, hints: LocalHints, ceiling: datetime) -> Published | None:
+    for evidence, reading in candidates:
+        if reading is not None and (found := published(reading, evidence, hints, ceiling)):
+            return found
+    return None
+
+
+def _declared(tree, hints: LocalHints, day_first: bool, ceiling: datetime) -> Published | None:
+    """The page's declared publication date; htmldate settles declared dates that disagree."""
+    metas = meta_values(tree)
+    found = [
+        got for evidence, reading in structured_candidates(tree, metas, day_first, ceiling.year)
+        if reading is not None and (got := published(reading, evidence, hints, ceiling))
+    ]
+    if not found:
+        return None
+    if hints.url_day is not None:
+        # The address keeps the day the story first went out; declared stamps are rewritten
+        # when a site migrates or republishes (htmldate's original_date reads URLs first too).
+        declared_day = datetime.fromisoformat(found[0].date).date()
+        if abs((declared_day - hints.url_day).days) > DISAGREE_DAYS:
+            return Published(hints.url_day.isoformat(), None, None, None, DAY,
+                             f"url over {found[0].evidence.split(' ', 1)[0]}")
+    first = datetime.fromisoformat(found[0].date)
+    apart = [p for p in found
+             if abs((datetime.fromisoformat(p.date) - first).days) > DISAGREE_DAYS]
+    if not apart:
+        return found[0]
+    judge = htmldate_reading(tree, ceiling)
+    if judge is not None:
+        for candidate in found:
+            if candidate.date == judge.day.isoformat():
+                return replace(candidate, evidence=f"{candidate.evidence} htmldate-agrees")
+    return found[0]
+
+
+def _html_candidates(article: Article, tree, day_first: bool, language: str | None,
+                     ceiling: datetime, last: list[Candidate]) -> Iterator[Candidate]:
+    """The page's other evidence, best first; a year-only htmldate answer goes to ``last``."""
+    year = ceiling.year
+    yield from line_candidates(byline_lines(tree), "byline", day_first, year, language)
+    library = htmldate_reading(tree, ceiling)
+    year_start = library is not None and (library.day.month, library.day.day) == (1, 1)
+    if not year_start:
+        yield "htmldate", library
+    yield from line_candidates(article.header, "header", day_first, year, language)
+    yield from late_candidates(tree, meta_values(tree))
+    yield "url:declared", url_reading(declared_url(tree))
+    if year_start:
+        # htmldate answers 1 January when it found only a year (a copyright line): the
+        # weakest evidence there is.
+        last.append(("htmldate:year", library))
+
+
+def _text_candidates(article: Article, day_first: bool, language: str | None,
+                     ceiling: datetime) -> Iterator[Candidate]:
+    year = ceiling.year
+    yield from line_candidates(article.header, "header", day_first, year, language)
+    top = (article.document or "").lstrip().split("\n", CAPTURE_TOP_LINES)
+    yield from line_candidates(top[:CAPTURE_TOP_LINES], "capture", day_first, year, language)
+
+
+def find_published(
+    article: Article, reference: datetime, publishers: PublisherTable
+) -> Published | None:
+    """When the page was published, from the best evidence it offers; None if it gives none."""
+    ceiling = ceiling_of(article.fetched_at, reference)
+    tree = None
+    if article.kind == KIND_HTML and article.document:
+        tree = page_tree(article.document)  # the tree extraction parsed, for the same page
+    url = article.url or (declared_url(tree) if tree is not None else None)
+    hints, day_first, language = _hints(article, tree, url, publishers)
+    tail = [("url", url_reading(article.url)),
+            *inferred_candidates(article.dateline, article.text, ceiling)]
+    if tree is None:
+        return _first(chain(_text_candidates(article, day_first, language, ceiling), tail),
+                      hints, ceiling)
+    found = _declared(tree, hints, day_first, ceiling)
+    if found is not None:
+        return found
+    last: list[Candidate] = []
+    candidates = _html_candidates(article, tree, day_first, language, ceiling, last)
+    return _first(chain(candidates, tail, last), hints, ceiling)
+
+
+# --- The stage ------------------------------------------------------------------------------
+
+
+def apply_dates(article: Article, reference: datetime, publishers: PublisherTable) -> Article:
+    """The article with its publication date and mentioned days; the raw page is dropped."""
+    found = find_published(article, reference, publishers)
+    days = mentioned_days(article.text, found) if found else ()
+    return replace(article, published=found, mentioned_days=days, document=None)
+
+
+class NormalizeDates(beam.PTransform):
+    """Date each article and resolve the days it mentions; failures go to dead letters."""
+
+    def __init__(self, reference_time: datetime, publishers_path: str | None = None):
+        super().__init__()
+        self._reference_time = reference_time
+        self._publishers = load_publishers(publishers_path)
+
+    def expand(self, articles):
+        return articles | GuardedMap(
+            STAGE_DATES,
+            partial(apply_dates, reference=self._reference_time, publishers=self._publishers),
+        )

@@ -1,0 +1,94 @@
+"""Visible-text search: dated lines after the headline, in the page header and atop captures.
+
+Each short line is read by the cheap parsers; a line they find nothing in is given to
+dateparser in the page's language ('Veröffentlicht am 3. März 2021', '2024년 3월 26일').
+Long lines are sentences: a date in one is an event's, not the page's."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from lxml import etree
+
+from transforms.dates.parsing import Reading, parse_human, parse_words
+from transforms.dates.structured import Candidate
+from transforms.dates.tables import (
+    BYLINE_NODES,
+    BYLINE_WINDOW_CHARS,
+    MAX_DATE_LINE_CHARS,
+    PUBLISHED_LABEL,
+    UPDATED_LABEL,
+)
+
+_SPACES = re.compile(r"\s+")
+_BY = re.compile(r"\s*By\b")
+# Text nodes after an element, leaving out scripts and styles (the tree is shared with
+# extraction and must not be modified, so they are skipped rather than dropped).
+_FOLLOWING_TEXT = etree.XPath(
+    "following::text()[not(parent::script or parent::style or parent::noscript)]"
+    f"[position() <= {BYLINE_NODES}]"
+)
+
+
+def headline(tree):
+    """The element holding the headline: the heading the <title> repeats, else the first h1."""
+    title = _SPACES.sub(" ", tree.findtext(".//title") or "").strip().lower()
+    first_h1 = None
+    for el in tree.iter("h1", "h2", "h3"):
+        text = _SPACES.sub(" ", el.text_content()).strip().lower()
+        if el.tag == "h1" and first_h1 is None:
+            first_h1 = el
+        if len(text) > 15 and title and text in title:
+            return el
+    return first_h1
+
+
+def text_after(el, limit: int = BYLINE_WINDOW_CHARS) -> list[str]:
+    """The lines of visible text that follow an element, up to ``limit`` characters."""
+    lines, total = [], 0
+    for piece in _FOLLOWING_TEXT(el):
+        piece = piece.strip()
+        if piece:
+            lines.append(piece)
+            total += len(piece)
+            if total >= limit:
+                break
+    return lines
+
+
+def read_line(line: str, day_first: bool, ceiling_year: int,
+              language: str | None) -> Reading | None:
+    """A date on a short visible line: the cheap parsers, then dateparser."""
+    return parse_human(line, day_first, ceiling_year) or parse_words(line, language, day_first)
+
+
+def line_candidates(
+    lines: list[str] | tuple[str, ...], where: str, day_first: bool, ceiling_year: int,
+    language: str | None = None,
+) -> Iterator[Candidate]:
+    """Dated lines: 'Published' ones first, then plain dated lines, then 'Updated' ones."""
+    published, plain, updated = [], [], []
+    for line in lines:
+        if len(line) > MAX_DATE_LINE_CHARS:
+            continue
+        reading = read_line(line, day_first, ceiling_year, language)
+        if reading is None:
+            continue
+        if PUBLISHED_LABEL.search(line):
+            published.append((f"{where}:Published", reading))
+        elif UPDATED_LABEL.search(line):
+            updated.append((f"{where}:Updated", reading))
+        elif _BY.match(line):
+            plain.append((f"{where}:byline", reading))
+        else:
+            plain.append((f"{where}:date", reading))
+    yield from published
+    yield from plain
+    yield from updated
+
+
+def byline_lines(tree) -> list[str]:
+    """The visible lines after the headline, where bylines and date lines stand."""
+    heading = headline(tree)
+    return text_after(heading) if heading is not None else []
