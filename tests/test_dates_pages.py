@@ -261,3 +261,52 @@ def test_dateparser_needs_a_full_date_and_is_not_asked_about_long_lines():
     assert parse_words("Veröffentlicht im März", "de", True) is None
     assert parse_words("am 26. März 2024 " + "und so weiter " * 10, "de", True) is None
     assert parse_words("2024년 3월 26일", "ko", False).day.isoformat() == "2024-03-26"
+
+
+# --- The page's own rendering and address ---------------------------------------------------
+
+
+def test_a_local_time_the_page_shows_gives_the_offset_of_a_utc_stamp():
+    head = LD.format("2023-11-09T05:30:59Z", "")
+    body = ("<p>By Staff reports</p><p>PUBLISHED:</p><p>November 8, 2023 at 11:30 p.m.</p>"
+            "<p>| UPDATED:</p><p>November 9, 2023 at 12:21 a.m.</p>")
+    got = dated(page(head, body, lang="en-US"))
+    assert (got.date, got.time, got.utc_offset) == ("2023-11-08", "23:30", "-06:00")
+    assert "zone:shown-time" in got.evidence
+    assert got.instant_ms == instant_ms("2023-11-09T05:30:00+00:00")  # minutes are kept
+
+
+def test_a_label_on_its_own_line_names_the_next_lines_date():
+    body = "<p>Updated:</p><p>March 28, 2024</p><p>Published:</p><p>March 26, 2024</p>"
+    got = dated(page(body=body))
+    assert (got.date, got.evidence) == ("2024-03-26", "byline:Published")
+
+
+def test_dates_in_menu_links_after_the_headline_are_not_the_pages():
+    body = ('<nav><a href="/a">12. Mai 2012</a> <a href="/b">Termine 15.10.2011</a></nav>'
+            '<p>Eingestellt am <span class="date">13.01.2014</span></p>')
+    got = dated(page(body=body, lang="de", title="Echte Demokratie jetzt in allen Städten"))
+    assert got.date == "2014-01-13"
+
+
+def test_a_generic_date_meta_yields_to_the_date_the_page_shows():
+    head = '<meta name="dcterms.date" content="2022-01-21T09:43+01:00">'
+    body = '<p><time class="date-display-single" datetime="2022-01-25T08:00:00+01:00">25.01.2022</time></p>'
+    got = dated(page(head, body, lang="de", title="Neue Regeln für die Taxonomie der EU"))
+    assert got.date == "2022-01-25"
+
+
+def test_the_day_in_the_pages_address_outranks_a_rewritten_stamp():
+    head = ('<link rel="canonical" href="https://www.example-blog.de/home/2017/7/12/montauk">'
+            + LD.format("2019-06-17T18:28:00+0200", ""))
+    got = dated(page(head))
+    assert (got.date, got.certainty, got.evidence) == ("2017-07-12", DAY, "url over json-ld:datePublished")
+
+
+def test_publication_times_of_a_list_of_stories_say_nothing_of_this_one():
+    teasers = "".join(
+        f'<li><time class="published" datetime="{d}T10:00:00">{d}</time> Another story</li>'
+        for d in ("2020-12-03", "2023-01-06", "2017-09-06"))
+    body = f"<p>Veröffentlicht am 31.10.2023</p><ul>{teasers}</ul>"
+    got = dated(page(body=body, lang="de", title="Intendantenwechsel beim Sender"))
+    assert got.date == "2023-10-31"

@@ -11,15 +11,17 @@ The stage's modules, one per concern:
 - ``zones``: the publisher's zone and local day, and the ceiling;
 - ``inferred``: yearless days (datelines, 'reported on Friday (March 29)');
 - ``mentions``: the weekdays and relative days the text mentions;
-- ``stage`` (here): the order of evidence, and the Beam composite.
+- this module: the order of evidence, and the Beam composite ``NormalizeDates``.
 
 Order of evidence on an HTML page (the first that gives a date not after the ceiling):
 the page's declared dates (JSON-LD, then meta, microdata, <time> marked published; when
-they name days more than one day apart, the one htmldate agrees with), then a dated line
-just after the headline marked 'Published', then htmldate, then the other dated lines after
-the headline and in the header, then any <time datetime>, epoch attributes and modified
-stamps, then the URL's date, then yearless days. A text capture: header lines, the capture's
-top lines, the URL, yearless days.
+they name days more than one day apart, the one htmldate agrees with; when the page's
+address names a day more than one day from them, that day), then the dated lines just
+after the headline ('Published' ones first), then generic meta names ('date', 'dc.date':
+often the day the page was created or changed), then an epoch attribute, then htmldate, then
+the dated lines of the header, any <time datetime>, modified stamps, the declared URL's
+date, the given URL's date, yearless days, and last a year-only answer of htmldate. A text
+capture: header lines, the capture's top lines, the URL, yearless days.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from transforms.dates.parsing import Reading, parse_human, parse_machine, parse_
 from transforms.dates.structured import (
     Candidate,
     declared_url,
+    epoch_candidate,
+    generic_meta_candidates,
     late_candidates,
     meta_values,
     page_language,
@@ -108,26 +112,30 @@ def _hints(article: Article, tree, url: str | None, publishers: PublisherTable
         # language with numeric dates writes the day first.
         day_first = bool(language) and language not in MONTH_FIRST_LANGUAGES
     url_read = url_reading(url)
-    shown = _shown_days(tree, day_first, language) if tree is not None else frozenset()
+    days, times = _shown(tree, day_first, language) if tree is not None else ((), ())
     hints = LocalHints(locale, source, offset, page_locale, page_source,
-                       url_read.day if url_read else None, shown)
+                       url_read.day if url_read else None, frozenset(days), frozenset(times))
     return hints, day_first, language
 
 
-def _shown_days(tree, day_first: bool, language: str | None) -> frozenset:
-    """The days the page shows people as its date: the text of its microdata date and the
-    dated lines after its headline."""
+def _shown(tree, day_first: bool, language: str | None) -> tuple[set, set]:
+    """The days, and the local times, the page shows people as its date: the text of its
+    microdata date and of its first <time> elements, and the dated lines after its
+    headline."""
     lines = [el.text_content().strip() for el in tree.iterfind(".//*[@itemprop='datePublished']")]
     lines += [el.text_content().strip() for el in tree.xpath(
         f"(.//time[@datetime])[position() <= {SHOWN_TIMES}]")]
     lines += byline_lines(tree)
-    days = set()
+    days, times = set(), set()
     for line in lines:
         if line and len(line) <= MAX_DATE_LINE_CHARS:
             reading = read_line(line, day_first, MAX_YEAR, language)
             if reading is not None:
                 days.add(reading.day)
-    return frozenset(days)
+                if reading.time is not None and reading.offset_minutes is None:
+                    times.add(datetime.combine(reading.day, datetime.min.time()).replace(
+                        hour=reading.time[0], minute=reading.time[1]))
+    return days, times
 
 
 def _first(candidates, hints: LocalHints, ceiling: datetime) -> Published | None:
@@ -171,6 +179,8 @@ def _html_candidates(article: Article, tree, day_first: bool, language: str | No
     """The page's other evidence, best first; a year-only htmldate answer goes to ``last``."""
     year = ceiling.year
     yield from line_candidates(byline_lines(tree), "byline", day_first, year, language)
+    yield from generic_meta_candidates(meta_values(tree), day_first, year)
+    yield epoch_candidate(tree)
     library = htmldate_reading(tree, ceiling)
     year_start = library is not None and (library.day.month, library.day.day) == (1, 1)
     if not year_start:

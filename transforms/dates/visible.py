@@ -29,6 +29,10 @@ _FOLLOWING_TEXT = etree.XPath(
     "following::text()[not(parent::script or parent::style or parent::noscript)]"
     f"[position() <= {BYLINE_NODES}]"
 )
+# Link text: a date in a link names the page it links to (a menu, a related story).
+_IN_LINK = etree.XPath("boolean(ancestor-or-self::a or ancestor-or-self::nav)")
+# A label standing alone on its line ("PUBLISHED:") names the date on the next line.
+MAX_LABEL_LINE_CHARS = 30
 
 
 def headline(tree):
@@ -44,12 +48,19 @@ def headline(tree):
     return first_h1
 
 
+def _in_link(node) -> bool:
+    holder = node.getparent()
+    if node.is_tail:  # the text after an element belongs to that element's parent
+        holder = holder.getparent()
+    return holder is not None and _IN_LINK(holder)
+
+
 def text_after(el, limit: int = BYLINE_WINDOW_CHARS) -> list[str]:
     """The lines of visible text that follow an element, up to ``limit`` characters."""
     lines, total = [], 0
-    for piece in _FOLLOWING_TEXT(el):
-        piece = piece.strip()
-        if piece:
+    for node in _FOLLOWING_TEXT(el):
+        piece = node.strip()
+        if piece and not _in_link(node):
             lines.append(piece)
             total += len(piece)
             if total >= limit:
@@ -69,12 +80,16 @@ def line_candidates(
 ) -> Iterator[Candidate]:
     """Dated lines: 'Published' ones first, then plain dated lines, then 'Updated' ones."""
     published, plain, updated = [], [], []
+    label = ""
     for line in lines:
         if len(line) > MAX_DATE_LINE_CHARS:
+            label = ""
             continue
         reading = read_line(line, day_first, ceiling_year, language)
         if reading is None:
+            label = line if len(line) <= MAX_LABEL_LINE_CHARS else ""
             continue
+        line, label = f"{label} {line}", ""
         if PUBLISHED_LABEL.search(line):
             published.append((f"{where}:Published", reading))
         elif UPDATED_LABEL.search(line):

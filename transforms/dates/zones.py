@@ -4,6 +4,8 @@ A stamp with an offset other than zero is the publisher's own local time. A stam
 ('Z', '+00:00') and a bare time are placed in the publisher's zone, taken from the first of
 these that knows it (``LocalHints``):
 
+0. a local time the page shows people next to the stamp ('November 8, 2023 at 11:30 p.m.'
+   beside '2023-11-09T05:30:59Z' is -06:00): the page's own rendering, so it comes first;
 1. the publisher table: the publisher's name or host, else the country of its domain;
 2. the page's other stamps: an offset other than zero that the page writes elsewhere
    (a ``dateModified`` of '+02:00' next to a ``datePublished`` in UTC);
@@ -18,7 +20,7 @@ A zone found by steps 1-3 yields to the page itself: when the page shows the UTC
 not the day that zone gives, the stamp stays in UTC ('day:shown').
 
 The evidence string names the step: 'meta:article:published_time zone:publisher',
-'... zone:page-offset', '... zone:lang:pt-BR', '... day:shown', '... day:url'. ``instant`` is always the
+'... zone:shown-time', '... zone:page-offset', '... zone:lang:pt-BR', '... day:shown', '... day:url'. ``instant`` is always the
 instant the stamp names, in UTC; only the local day, time and offset depend on the zone.
 """
 
@@ -54,6 +56,7 @@ class LocalHints:
     page_locale_source: str = ""  # e.g. "lang:pt-BR", "language:de"
     url_day: date | None = None
     shown_days: frozenset[date] = frozenset()  # days the page shows people near its headline
+    shown_times: frozenset[datetime] = frozenset()  # local times it shows them (naive)
 
 
 def zone_of(name: str) -> ZoneInfo | None:
@@ -126,6 +129,18 @@ def _in_zone(instant: datetime, locale: Locale | None, fixed: int | None) -> dat
     return (instant + timedelta(minutes=fixed)).replace(tzinfo=None)
 
 
+def _shown_offset(shown: frozenset[datetime], utc: datetime) -> int | None:
+    """The offset that turns a UTC stamp into a local time the page shows people
+    ('November 8, 2023 at 11:30 p.m.' beside '2023-11-09T05:30:59Z': -06:00), if exactly
+    one shown time is a real zone's quarter-hour offset away."""
+    offsets = set()
+    for moment in shown:
+        minutes = int((moment - utc).total_seconds() // 60)
+        if minutes % 15 == 0 and MIN_OFFSET_MINUTES <= minutes <= MAX_OFFSET_MINUTES:
+            offsets.add(minutes)
+    return offsets.pop() if len(offsets) == 1 else None
+
+
 def _one_day_off_fits(day: date | None, instant: datetime) -> bool:
     """Whether some real zone puts the instant on ``day``, one day off its UTC day."""
     url_day = day
@@ -174,6 +189,9 @@ def published(
             return Published(reading.day.isoformat(), None, None, None, DAY,
                              f"{evidence} day:midnight-utc")
         known, fixed, source = _known_zone(hints)
+        shown_offset = _shown_offset(hints.shown_times, local)
+        if shown_offset is not None:
+            known, fixed, source = None, shown_offset, "zone:shown-time"
         moved = _in_zone(instant, known, fixed) if source else None
         utc_day = instant.date()
         shown = hints.shown_days | ({hints.url_day} if hints.url_day else set())
