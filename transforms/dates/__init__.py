@@ -17,7 +17,8 @@ Order of evidence on an HTML page (the first that gives a date not after the cei
 the page's declared dates (JSON-LD, then meta, microdata, <time> marked published; when
 they name days more than one day apart, the one htmldate agrees with; when the page's
 address names a day more than one day from them, that day), then the dated lines just
-after the headline ('Published' ones first), then generic meta names ('date', 'dc.date':
+after the headline ('Published' ones first), then the first <time datetime> when all the
+page's <time> stamps name about the same day, then generic meta names ('date', 'dc.date':
 often the day the page was created or changed), then an epoch attribute, then htmldate, then
 the dated lines of the header, any <time datetime>, modified stamps, the declared URL's
 date, the given URL's date, yearless days, and last a year-only answer of htmldate. A text
@@ -40,6 +41,7 @@ from transforms.dates.mentions import mentioned_days
 from transforms.dates.parsing import Reading, parse_human, parse_machine, parse_words
 from transforms.dates.structured import (
     Candidate,
+    agreed_times,
     declared_url,
     epoch_candidate,
     generic_meta_candidates,
@@ -179,6 +181,7 @@ def _html_candidates(article: Article, tree, day_first: bool, language: str | No
     """The page's other evidence, best first; a year-only htmldate answer goes to ``last``."""
     year = ceiling.year
     yield from line_candidates(byline_lines(tree), "byline", day_first, year, language)
+    yield from agreed_times(tree)
     yield from generic_meta_candidates(meta_values(tree), day_first, year)
     yield epoch_candidate(tree)
     library = htmldate_reading(tree, ceiling)

@@ -224,6 +224,14 @@ def generic_meta_candidates(metas: dict[str, str], day_first: bool, ceiling_year
             yield meta_candidate(metas, name, day_first, ceiling_year)
 
 
+def agreed_times(tree) -> list[Candidate]:
+    """The page's <time datetime> stamps, when they all name about the same day (a page
+    with one story, or several stamps of it): the first of them."""
+    times = [("time:datetime", parse_machine(el.get("datetime")))
+             for el in tree.iterfind(".//time[@datetime]")]
+    return _one_story(times)[:1]
+
+
 def late_candidates(tree, metas: dict[str, str]) -> Iterator[Candidate]:
     """Weaker machine-readable dates: any <time datetime>, modified stamps."""
     for el in tree.iterfind(".//time[@datetime]"):
