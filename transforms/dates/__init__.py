@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
+from functools import cached_property, partial
 from itertools import chain
 
 import apache_beam as beam
@@ -45,11 +45,14 @@ from transforms.dates.structured import (
     declared_url,
     epoch_candidate,
     generic_meta_candidates,
+    itemprop_published,
+    json_ld_dates,
     late_candidates,
     meta_values,
     page_language,
     page_offset,
     structured_candidates,
+    time_elements,
     url_reading,
 )
 from transforms.dates.tables import (
@@ -60,7 +63,7 @@ from transforms.dates.tables import (
     load_publishers,
 )
 from transforms.dates.visible import byline_lines, line_candidates, read_line
-from transforms.dates.zones import LocalHints, ceiling_of, published
+from transforms.dates.zones import LocalHints, Shown, ceiling_of, published
 from transforms.failures import GuardedMap
 from transforms.html_tree import page_tree
 from transforms.records import DAY, KIND_HTML, STAGE_DATES, Article, Published
@@ -89,16 +92,34 @@ MAX_YEAR = 2099
 DISAGREE_DAYS = 1
 
 
-def _hints(article: Article, tree, url: str | None, publishers: PublisherTable
+class _Page:
+    """One HTML page's tree and what several readers use of it, each read once."""
+
+    def __init__(self, tree):
+        self.tree = tree
+
+    @cached_property
+    def metas(self) -> dict[str, str]:
+        return meta_values(self.tree)
+
+    @cached_property
+    def ld(self) -> list[tuple[str, str, bool]]:
+        return list(json_ld_dates(self.tree))
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return byline_lines(self.tree)
+
+
+def _hints(article: Article, page: _Page | None, url: str | None, publishers: PublisherTable
            ) -> tuple[LocalHints, bool, str | None]:
     """What the page and the table say of the publisher's zone; its date order; language."""
     locale, source = publishers.locale_and_source(article.publisher, url)
     language = country = None
     offset = None
-    if tree is not None:
-        metas = meta_values(tree)
-        language, country = page_language(tree, metas)
-        offset = page_offset(tree, metas)
+    if page is not None:
+        language, country = page_language(page.tree, page.metas)
+        offset = page_offset(page.tree, page.metas, page.ld)
     language = language or article.language
     page_locale, page_source = None, ""
     if country and (page_locale := publishers.country(country)):
@@ -114,20 +135,20 @@ def _hints(article: Article, tree, url: str | None, publishers: PublisherTable
         # language with numeric dates writes the day first.
         day_first = bool(language) and language not in MONTH_FIRST_LANGUAGES
     url_read = url_reading(url)
-    days, times = _shown(tree, day_first, language) if tree is not None else ((), ())
+    shown = Shown(partial(_shown, page, day_first, language)) if page is not None else None
     hints = LocalHints(locale, source, offset, page_locale, page_source,
-                       url_read.day if url_read else None, frozenset(days), frozenset(times))
+                       url_read.day if url_read else None, shown)
     return hints, day_first, language
 
 
-def _shown(tree, day_first: bool, language: str | None) -> tuple[set, set]:
+def _shown(page: _Page, day_first: bool, language: str | None) -> tuple[set, set]:
     """The days, and the local times, the page shows people as its date: the text of its
     microdata date and of its first <time> elements, and the dated lines after its
     headline."""
-    lines = [el.text_content().strip() for el in tree.iterfind(".//*[@itemprop='datePublished']")]
-    lines += [el.text_content().strip() for el in tree.xpath(
-        f"(.//time[@datetime])[position() <= {SHOWN_TIMES}]")]
-    lines += byline_lines(tree)
+    tree = page.tree
+    lines = [el.text_content().strip() for el in itemprop_published(tree)]
+    lines += [el.text_content().strip() for el in time_elements(tree)[:SHOWN_TIMES]]
+    lines += page.lines
     days, times = set(), set()
     for line in lines:
         if line and len(line) <= MAX_DATE_LINE_CHARS:
@@ -147,11 +168,13 @@ def _first(candidates, hints: LocalHints, ceiling: datetime) -> Published | None
     return None
 
 
-def _declared(tree, hints: LocalHints, day_first: bool, ceiling: datetime) -> Published | None:
+def _declared(page: _Page, hints: LocalHints, day_first: bool, ceiling: datetime
+              ) -> Published | None:
     """The page's declared publication date; htmldate settles declared dates that disagree."""
-    metas = meta_values(tree)
+    tree = page.tree
     found = [
-        got for evidence, reading in structured_candidates(tree, metas, day_first, ceiling.year)
+        got for evidence, reading in structured_candidates(
+            tree, page.metas, page.ld, day_first, ceiling.year)
         if reading is not None and (got := published(reading, evidence, hints, ceiling))
     ]
     if not found:
@@ -176,20 +199,20 @@ def _declared(tree, hints: LocalHints, day_first: bool, ceiling: datetime) -> Pu
     return found[0]
 
 
-def _html_candidates(article: Article, tree, day_first: bool, language: str | None,
+def _html_candidates(article: Article, page: _Page, day_first: bool, language: str | None,
                      ceiling: datetime, last: list[Candidate]) -> Iterator[Candidate]:
     """The page's other evidence, best first; a year-only htmldate answer goes to ``last``."""
-    year = ceiling.year
-    yield from line_candidates(byline_lines(tree), "byline", day_first, year, language)
+    year, tree = ceiling.year, page.tree
+    yield from line_candidates(page.lines, "byline", day_first, year, language)
     yield from agreed_times(tree)
-    yield from generic_meta_candidates(meta_values(tree), day_first, year)
+    yield from generic_meta_candidates(page.metas, day_first, year)
     yield epoch_candidate(tree)
     library = htmldate_reading(tree, ceiling)
     year_start = library is not None and (library.day.month, library.day.day) == (1, 1)
     if not year_start:
         yield "htmldate", library
     yield from line_candidates(article.header, "header", day_first, year, language)
-    yield from late_candidates(tree, meta_values(tree))
+    yield from late_candidates(tree, page.metas)
     yield "url:declared", url_reading(declared_url(tree))
     if year_start:
         # htmldate answers 1 January when it found only a year (a copyright line): the
@@ -214,17 +237,18 @@ def find_published(
     if article.kind == KIND_HTML and article.document:
         tree = page_tree(article.document)  # the tree extraction parsed, for the same page
     url = article.url or (declared_url(tree) if tree is not None else None)
-    hints, day_first, language = _hints(article, tree, url, publishers)
+    page = _Page(tree) if tree is not None else None
+    hints, day_first, language = _hints(article, page, url, publishers)
     tail = [("url", url_reading(article.url)),
             *inferred_candidates(article.dateline, article.text, ceiling)]
-    if tree is None:
+    if page is None:
         return _first(chain(_text_candidates(article, day_first, language, ceiling), tail),
                       hints, ceiling)
-    found = _declared(tree, hints, day_first, ceiling)
+    found = _declared(page, hints, day_first, ceiling)
     if found is not None:
         return found
     last: list[Candidate] = []
-    candidates = _html_candidates(article, tree, day_first, language, ceiling, last)
+    candidates = _html_candidates(article, page, day_first, language, ceiling, last)
     return _first(chain(candidates, tail, last), hints, ceiling)
 
 

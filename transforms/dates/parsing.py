@@ -29,6 +29,7 @@ DATEPARSER_LANGUAGES = frozenset(
 # require a day, a month and a year, so other lines cannot give a date anyway.
 _YEAR_NUMBER = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _LETTER = re.compile(r"[^\W\d_]")
+_NUMBER = re.compile(r"\d+")
 # Full-width punctuation glues a label to its date ("公開日：2024年3月26日"); dateparser
 # reads the date only once they are apart.
 _CJK_PUNCTUATION = str.maketrans({ch: " " for ch in "：，、。（）【】「」"})
@@ -221,7 +222,9 @@ def parse_words(text: str, language: str | None, day_first: bool) -> Reading | N
     '2024년 3월 26일'); only for short lines, and only a full day, month and year."""
     if len(text) > DATEPARSER_MAX_CHARS or not _YEAR_NUMBER.search(text):
         return None
-    if not _LETTER.search(text):
+    if not _LETTER.search(text) or len(_NUMBER.findall(text)) < 2:
+        # A full date in words still writes its day and its year in digits: a line with
+        # one number ('© 2024 The Daily Example') is not asked about.
         return None
     lang = language if language in DATEPARSER_LANGUAGES else "en"
     return _dateparser_reading(" ".join(text.translate(_CJK_PUNCTUATION).split()), lang,

@@ -12,13 +12,42 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 from transforms.dates.parsing import Reading, parse_human, parse_machine
 
 Candidate = tuple[str, Reading | None]
+
+# Compiled XPath: ElementPath's iterfind tests an attribute predicate on every element in
+# Python, a millisecond on a large page.
+_ITEMPROP_PUBLISHED = etree.XPath(".//*[@itemprop='datePublished']")
+_TIMES = etree.XPath(".//time[@datetime]")
+_last = threading.local()
+
+
+def _per_tree(name: str, query, tree) -> list:
+    """``query(tree)``, kept for the page being dated (several readers ask the same)."""
+    if getattr(_last, "tree", None) is not tree:
+        _last.tree, _last.found = tree, {}
+    if name not in _last.found:
+        _last.found[name] = query(tree)
+    return _last.found[name]
+
+
+def itemprop_published(tree) -> list:
+    return _per_tree("itemprop", _ITEMPROP_PUBLISHED, tree)
+
+
+def time_elements(tree) -> list:
+    return _per_tree("times", _TIMES, tree)
+SCRIPTS = etree.XPath(".//script")
+_SCOPES = etree.XPath(".//*[@itemscope or @itemtype]")
+_EPOCH = etree.XPath("(.//*[@data-time-ms or @data-timestamp or @data-time])[1]")
 
 # Machine-readable publication dates, best first: meta attribute values.
 PUBLISHED_META = (
@@ -64,7 +93,7 @@ def _is_page(kinds: list[str]) -> bool:
 
 
 def _ld_scripts(tree) -> Iterator[str]:
-    for script in tree.iterfind(".//script"):
+    for script in SCRIPTS(tree):
         raw = script.text or ""
         kind = (script.get("type") or "").lower()
         if kind == "application/ld+json" or (kind in ("", "application/json", "text/json",
@@ -104,11 +133,11 @@ def other_work_elements(tree) -> list:
     """The elements describing other works (JSON-LD scripts with such a node, microdata
     scopes of such a type): what a library reading the whole page must not see."""
     found = []
-    for script in tree.iterfind(".//script"):
+    for script in SCRIPTS(tree):
         raw = script.text or ""
         if "@type" in raw and _names_other_work(raw):
             found.append(script)
-    for el in tree.xpath(".//*[@itemscope or @itemtype]"):
+    for el in _SCOPES(tree):
         kind = (el.get("itemtype") or "").rstrip("/").rsplit("/", 1)[-1]
         if kind in OTHER_WORK_TYPES:
             found.append(el)
@@ -168,10 +197,11 @@ def _other_work_scope(el) -> bool:
 
 
 def structured_candidates(
-    tree, metas: dict[str, str], day_first: bool, ceiling_year: int
+    tree, metas: dict[str, str], ld: list[tuple[str, str, bool]], day_first: bool,
+    ceiling_year: int,
 ) -> Iterator[Candidate]:
-    """The page's declared publication dates, best evidence first."""
-    ld = list(json_ld_dates(tree))
+    """The page's declared publication dates, best evidence first (``ld``: its
+    ``json_ld_dates``)."""
     for key in JSON_LD_PUBLISHED:
         for want_article in (True, False):
             for k, value, is_article in ld:
@@ -181,7 +211,7 @@ def structured_candidates(
         if name in metas and name not in GENERIC_META:
             yield meta_candidate(metas, name, day_first, ceiling_year)
     microdata: list[Candidate] = []
-    for el in tree.iterfind(".//*[@itemprop='datePublished']"):
+    for el in itemprop_published(tree):
         if _other_work_scope(el):
             continue
         # The attribute is the machine value; the text is what people see ("2:33 PM").
@@ -195,7 +225,7 @@ def structured_candidates(
                 text, day_first, ceiling_year)))
     yield from _one_story(microdata)
     marked = []
-    for el in tree.iterfind(".//time[@datetime]"):
+    for el in time_elements(tree):
         marks = f"{el.get('class', '')} {el.get('itemprop', '')} {el.get('pubdate', '')}".lower()
         if "publish" in marks or "created" in marks:
             marked.append(("time:published", parse_machine(el.get("datetime"))))
@@ -228,13 +258,13 @@ def agreed_times(tree) -> list[Candidate]:
     """The page's <time datetime> stamps, when they all name about the same day (a page
     with one story, or several stamps of it): the first of them."""
     times = [("time:datetime", parse_machine(el.get("datetime")))
-             for el in tree.iterfind(".//time[@datetime]")]
+             for el in time_elements(tree)]
     return _one_story(times)[:1]
 
 
 def late_candidates(tree, metas: dict[str, str]) -> Iterator[Candidate]:
     """Weaker machine-readable dates: any <time datetime>, modified stamps."""
-    for el in tree.iterfind(".//time[@datetime]"):
+    for el in time_elements(tree):
         yield "time:datetime", parse_machine(el.get("datetime"))
     for name in MODIFIED_META:
         if name in metas:
@@ -244,18 +274,18 @@ def late_candidates(tree, metas: dict[str, str]) -> Iterator[Candidate]:
 def epoch_candidate(tree) -> Candidate:
     """The first epoch attribute ('data-time-ms="1594448702000"'): a machine stamp that
     htmldate does not read."""
-    for el in tree.xpath("(.//*[@data-time-ms or @data-timestamp or @data-time])[1]"):
+    for el in _EPOCH(tree):
         value = el.get("data-time-ms") or el.get("data-timestamp") or el.get("data-time")
         return "attr:data-time", epoch(value)
     return "attr:data-time", None
 
 
-def page_offset(tree, metas: dict[str, str]) -> int | None:
+def page_offset(tree, metas: dict[str, str], ld: list[tuple[str, str, bool]]) -> int | None:
     """An offset other than zero written in the page's own stamps (JSON-LD, meta, <time>):
     the publisher's zone when its publication stamp is in UTC."""
-    values = [value for _, value, _ in json_ld_dates(tree)]
+    values = [value for _, value, _ in ld]
     values += [v for k, v in metas.items() if "time" in k or "date" in k]
-    values += [el.get("datetime") for el in tree.iterfind(".//time[@datetime]")]
+    values += [el.get("datetime") for el in time_elements(tree)]
     for value in values:
         reading = parse_machine(value) if value else None
         if reading is not None and reading.offset_minutes:

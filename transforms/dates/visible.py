@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from transforms.dates.parsing import Reading, parse_human, parse_words
+from transforms.dates.parsing import Reading, parse_human, parse_machine, parse_words
 from transforms.dates.structured import Candidate
 from transforms.dates.tables import (
     BYLINE_NODES,
@@ -23,12 +23,12 @@ from transforms.dates.tables import (
 
 _SPACES = re.compile(r"\s+")
 _BY = re.compile(r"\s*By\b")
-# Text nodes after an element, leaving out scripts and styles (the tree is shared with
-# extraction and must not be modified, so they are skipped rather than dropped).
-_FOLLOWING_TEXT = etree.XPath(
-    "following::text()[not(parent::script or parent::style or parent::noscript)]"
-    f"[position() <= {BYLINE_NODES}]"
-)
+# Text nodes after an element; scripts and styles are skipped (the tree is shared with
+# extraction and must not be modified, so they are not dropped).
+# (The position limit comes first: libxml2 then stops after those nodes, where a predicate
+# before it would be tested on every text node to the end of the page.)
+_FOLLOWING_TEXT = etree.XPath(f"following::text()[position() <= {BYLINE_NODES}]")
+_HIDDEN = frozenset(("script", "style", "noscript"))
 # Link text: a date in a link names the page it links to (a menu, a related story).
 _IN_LINK = etree.XPath("boolean(ancestor-or-self::a or ancestor-or-self::nav)")
 # A label standing alone on its line ("PUBLISHED:") names the date on the next line.
@@ -60,7 +60,9 @@ def text_after(el, limit: int = BYLINE_WINDOW_CHARS) -> list[str]:
     lines, total = [], 0
     for node in _FOLLOWING_TEXT(el):
         piece = node.strip()
-        if piece and not _in_link(node):
+        if not piece or (not node.is_tail and node.getparent().tag in _HIDDEN):
+            continue
+        if not _in_link(node):
             lines.append(piece)
             total += len(piece)
             if total >= limit:
@@ -71,7 +73,8 @@ def text_after(el, limit: int = BYLINE_WINDOW_CHARS) -> list[str]:
 def read_line(line: str, day_first: bool, ceiling_year: int,
               language: str | None) -> Reading | None:
     """A date on a short visible line: the cheap parsers, then dateparser."""
-    return parse_human(line, day_first, ceiling_year) or parse_words(line, language, day_first)
+    return (parse_human(line, day_first, ceiling_year) or parse_machine(line)
+            or parse_words(line, language, day_first))
 
 
 def line_candidates(

@@ -26,9 +26,10 @@ instant the stamp names, in UTC; only the local day, time and offset depend on t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from transforms.dates.parsing import MAX_OFFSET_MINUTES, Reading, offset_minutes
@@ -55,8 +56,31 @@ class LocalHints:
     page_locale: Locale | None = None  # from the page's lang/og:locale or language
     page_locale_source: str = ""  # e.g. "lang:pt-BR", "language:de"
     url_day: date | None = None
-    shown_days: frozenset[date] = frozenset()  # days the page shows people near its headline
-    shown_times: frozenset[datetime] = frozenset()  # local times it shows them (naive)
+    shown: Shown | None = None  # what the page shows people as its date (read when needed)
+
+
+class Shown:
+    """The days, and the local times (naive), that a page shows people as its date; read
+    only when a UTC stamp needs them (``read`` gives both)."""
+
+    def __init__(self, read: Callable[[], tuple[set[date], set[datetime]]]):
+        self._read = read
+
+    @cached_property
+    def _both(self) -> tuple[frozenset[date], frozenset[datetime]]:
+        days, times = self._read()
+        return frozenset(days), frozenset(times)
+
+    @property
+    def days(self) -> frozenset[date]:
+        return self._both[0]
+
+    @property
+    def times(self) -> frozenset[datetime]:
+        return self._both[1]
+
+
+_NOTHING_SHOWN = Shown(lambda: (set(), set()))
 
 
 def zone_of(name: str) -> ZoneInfo | None:
@@ -189,18 +213,19 @@ def published(
             return Published(reading.day.isoformat(), None, None, None, DAY,
                              f"{evidence} day:midnight-utc")
         known, fixed, source = _known_zone(hints)
-        shown_offset = _shown_offset(hints.shown_times, local)
+        page_shows = hints.shown or _NOTHING_SHOWN
+        shown_offset = _shown_offset(page_shows.times, local)
         if shown_offset is not None:
             known, fixed, source = None, shown_offset, "zone:shown-time"
         moved = _in_zone(instant, known, fixed) if source else None
         utc_day = instant.date()
-        shown = hints.shown_days | ({hints.url_day} if hints.url_day else set())
+        shown = page_shows.days | ({hints.url_day} if hints.url_day else set())
         if moved is not None and moved.date() != utc_day and utc_day in shown and (
                 moved.date() not in shown):
             # The page shows people the UTC day: it dates its stories in UTC.
             moved, evidence = None, f"{evidence} day:shown"
         elif moved is None and not source and utc_day not in shown:
-            near = sorted(d for d in hints.shown_days if _one_day_off_fits(d, instant))
+            near = sorted(d for d in page_shows.days if _one_day_off_fits(d, instant))
             if len(near) == 1:
                 return Published(near[0].isoformat(), None, None,
                                  int(instant.timestamp() * 1000), DAY, f"{evidence} day:shown")
