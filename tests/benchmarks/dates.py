@@ -156,9 +156,14 @@ def profile(folders: list[Path]) -> int:
                 _cpu_timed(calls, "htmldate", dates_stage.htmldate_reading)),
                (parsing, "_dateparser_reading",
                 _cpu_timed(calls, "dateparser", parsing._dateparser_reading))]
-    # dateparser's first call in a process builds its zone and language tables (about a
-    # second, once per worker): start-up, like the imports the profile's warm-up page pays.
+    # dateparser's first call in a process builds its zone and language tables, and
+    # htmldate's first extensive search its own (each about a second, once per worker):
+    # start-up, like the imports the profile's warm-up page pays.
     parsing.parse_words("26 March 2024", "en", False)
+    from transforms.html_tree import page_tree
+
+    warm = page_tree("<html><body><p>Nothing here is dated, only words.</p></body></html>")
+    dates_stage.htmldate_reading(warm, datetime.now(UTC))
     saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
     for module, name, value in patches:
         setattr(module, name, value)
