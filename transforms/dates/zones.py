@@ -4,7 +4,7 @@ A stamp with an offset other than zero is the publisher's own local time. A stam
 ('Z', '+00:00') and a bare time are placed in the publisher's zone, taken from the first of
 these that knows it (``LocalHints``):
 
-0. a local time the page shows people next to the stamp ('November 8, 2023 at 11:30 p.m.'
+0. for a UTC stamp, a local time the page shows people ('November 8, 2023 at 11:30 p.m.'
    beside '2023-11-09T05:30:59Z' is -06:00): the page's own rendering, so it comes first;
 1. the publisher table: the publisher's name or host, else the country of its domain;
 2. the page's other stamps: an offset other than zero that the page writes elsewhere
@@ -20,8 +20,9 @@ A zone found by steps 1-3 yields to the page itself: when the page shows the UTC
 not the day that zone gives, the stamp stays in UTC ('day:shown').
 
 The evidence string names the step: 'meta:article:published_time zone:publisher',
-'... zone:shown-time', '... zone:page-offset', '... zone:lang:pt-BR', '... day:shown', '... day:url'. ``instant`` is always the
-instant the stamp names, in UTC; only the local day, time and offset depend on the zone.
+'... zone:shown-time', '... zone:page-offset', '... zone:lang:pt-BR', '... day:shown',
+'... day:url'. ``instant`` is always the instant the stamp names, in UTC; only the local
+day, time and offset depend on the zone.
 """
 
 from __future__ import annotations
@@ -236,7 +237,8 @@ def published(
             if offset is None:
                 offset = int((moved - instant.replace(tzinfo=None)).total_seconds() // 60)
             evidence = f"{evidence} {source}"
-        elif not source and _one_day_off_fits(hints.url_day, instant):
+        elif not source and utc_day not in page_shows.days and _one_day_off_fits(
+                hints.url_day, instant):
             return Published(hints.url_day.isoformat(), None, None,
                              int(instant.timestamp() * 1000), DAY, f"{evidence} day:url")
     if offset is None:
