@@ -22,7 +22,7 @@ from transforms.dates.tables import (
 )
 
 _SPACES = re.compile(r"\s+")
-_BY = re.compile(r"\s*By\b")
+_BY = re.compile(r"By\b")  # matched on the stripped line: a leading \s* costs n² in search
 # Text nodes after an element; scripts and styles are skipped (the tree is shared with
 # extraction and must not be modified, so they are not dropped).
 # (The position limit comes first: libxml2 then stops after those nodes, where a predicate
@@ -97,7 +97,7 @@ def line_candidates(
             published.append((f"{where}:Published", reading))
         elif UPDATED_LABEL.search(line):
             updated.append((f"{where}:Updated", reading))
-        elif _BY.match(line):
+        elif _BY.match(line.lstrip()):
             plain.append((f"{where}:byline", reading))
         else:
             plain.append((f"{where}:date", reading))
