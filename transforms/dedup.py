@@ -3,7 +3,9 @@
 # How it works
 # ------------
 # Pure core: a text is normalised (quote styles, HTML entities and a leading
-# dateline folded away), cut into word 3-shingles hashed to 32 bits, and
+# dateline folded away, NFKC), read as words in any script (Han, kana, Hangul,
+# Thai and the like as overlapping character bigrams, see ``_BIGRAM_SCRIPTS``),
+# cut into 3-shingles of those tokens hashed to 32 bits, and
 # summarised (``summarise``). A MinHash signature split into many small bands
 # (``BANDS`` bands of ``ROWS`` rows) gives the LSH keys: small bands make a
 # half-length truncated copy (Jaccard about 0.5) collide in at least one band
@@ -18,16 +20,21 @@
 # known, else the day, an unknown time counting as the end of its day), then the
 # most complete text, then the id.
 #
-# Batch (``DetectSyndication()``): band keys -> GroupByKey -> candidate pairs
-# (each article against the best-ranked members of its buckets) -> a join
-# with the summaries -> verified edges -> one resolution step that walks the
+# Batch (``DetectSyndication()``): band values -> one combine per band ->
+# candidate pairs (each article against the best-ranked members of its buckets)
+# -> each pair's two records (shingles, rank, title words) meet under the pair's
+# key -> verified edges -> one resolution step that walks the
 # matched articles in rank order: an article becomes a copy of the best-ranked
 # *canonical* it directly matches; if it matches only copies, it joins their
 # canonical (so chains of updates resolve) and its figures are those of the
 # link that placed it. Nothing is merged through a shared neighbour that is
 # itself a copy of a different story, and the result does not depend on input
 # order or worker count. The resolution step holds the verified edges (about
-# one per copy) in memory on one worker.
+# one per copy) in memory on one worker. The verdicts (one per copy) then meet
+# the articles, which cross that one join packed (see "Batch" below for what
+# crosses each shuffle). Byte-identical pages share their id (it is the
+# content's): the first by source is the article, the others its exact copies
+# (similarity 1.0), so no id is written twice as an article.
 #
 # Streaming (``DetectSyndication(streaming=True, ttl_days=7)``): GroupByKey does
 # not fire while a live source runs on the local runner, and one article's
@@ -633,25 +640,31 @@ def _unpack(packed: bytes) -> Article:
     return pickle.loads(zlib.decompress(packed))
 
 
-def _split(joined: tuple[str, dict]) -> Iterator[Any]:
-    """The articles of one id: canonical or copies by the verdict; byte-identical pages
-    (one id, several sources) are one article and its copies (similarity 1.0)."""
+def _settled(joined: tuple[str, dict]) -> tuple[list[Article], list[Article]]:
+    """The articles of one id as (canonical, copies) by the verdict; byte-identical pages
+    (one id, several sources) are one article and its exact copies (similarity 1.0)."""
     _, groups = joined
     verdicts = list(groups["verdict"])
     articles = sorted(map(_unpack, groups["article"]), key=lambda a: a.source)
     if verdicts:
         synd, agency = verdicts[0]
-        for article in articles:
-            count("syndicated_copies")
-            yield TaggedOutput(COPIES, as_copy(article, synd, agency))
-        return
+        return [], [as_copy(article, synd, agency) for article in articles]
     first, *same = articles
-    yield first
-    for article in same:
+    exact = Syndication(canonical_id=first.id, similarity=1.0, containment=1.0)
+    return [first], [as_copy(article, exact, first.agency) for article in same]
+
+
+def _canonical(joined: tuple[str, dict]) -> list[Article]:
+    return _settled(joined)[0]
+
+
+def _copies(joined: tuple[str, dict]) -> Iterator[Article]:
+    _, copies = _settled(joined)
+    for copy in copies:
         count("syndicated_copies")
-        count("syndication_exact_duplicates")
-        exact = Syndication(canonical_id=first.id, similarity=1.0, containment=1.0)
-        yield TaggedOutput(COPIES, as_copy(article, exact, first.agency))
+        if copy.syndicated_from.canonical_id == copy.id:
+            count("syndication_exact_duplicates")
+        yield copy
 
 
 class _Batch(beam.PTransform):
@@ -682,11 +695,13 @@ class _Batch(beam.PTransform):
             | "Resolve" >> beam.FlatMap(_resolve_all).with_output_types(tuple[str, Any])
         )
         packed = articles | "Pack" >> beam.Map(_pack).with_output_types(tuple[str, bytes])
-        return (
-            {"article": packed, "verdict": verdicts}
-            | "JoinVerdicts" >> beam.CoGroupByKey()
-            | "Split" >> beam.FlatMap(_split).with_outputs(COPIES, main=ARTICLES)
-        )
+        joined = {"article": packed, "verdict": verdicts} | "JoinVerdicts" >> beam.CoGroupByKey()
+        # Two plain FlatMaps rather than one multi-output ParDo: runners that port
+        # the pipeline (Dask) handle these alike, and the local runner fuses both.
+        return {
+            ARTICLES: joined | "Canonical" >> beam.FlatMap(_canonical),
+            COPIES: joined | "Copies" >> beam.FlatMap(_copies),
+        }
 
 
 # ---------------------------------------------------------------------------

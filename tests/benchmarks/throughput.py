@@ -69,6 +69,9 @@ KEEP_SHARE = (0.4, 0.7)
 # Pages with less body text than this are not used as originals of planted copies:
 # a cut-down copy of a 200-character page is not a story.
 MIN_ORIGINAL_TEXT = 2000
+# Text nodes at least this long are paragraphs of the story; shorter ones are mostly
+# menus, links and captions, which would otherwise decide where a page is cut.
+PARAGRAPH_CHARS = 60
 _PROTECTED = re.compile(r"(?is)<(script|style|noscript|template)\b.*?</\1\s*>|<!--.*?-->")
 _TEXT_NODE = re.compile(r">([^<]+)<")
 # Kept as they are, so the date finder reads a copy's dates as it reads the page's.
@@ -106,17 +109,109 @@ class Cipher:
                 return chr(start + (code - start + shift) % size)
         return m.group(0)
 
-    def text(self, text: str) -> str:
-        out, last = [], 0
-        for m in _DATE_WORDS.finditer(text):
-            out.append(text[last:m.start()].translate(self._table))
-            out.append(m.group(0))
-            last = m.end()
-        out.append(text[last:].translate(self._table))
-        text = "".join(out)
-        if not text.isascii():
-            text = _NON_LATIN.sub(self._other, text)
-        return text
+    def piece(self, text: str, ascii_only: bool) -> str:
+        text = text.translate(self._table)
+        return text if ascii_only else _NON_LATIN.sub(self._other, text)
+
+
+class Template:
+    """A page split once into kept markup and the text nodes a cipher rewrites."""
+
+    def __init__(self, html: str):
+        body = _body_start(html)
+        # ("markup", text) or ("node", in body?, paragraph size, [(piece, ascii?) or
+        # (date word, None)]); walked once, rendered for every copy.
+        self.items: list[tuple] = []
+        self.paragraph_text = 0
+        at = [0]
+
+        def node(text: str) -> None:
+            pieces = _pieces(text)
+            size = len(text.strip())
+            in_body = at[0] >= body
+            if in_body and size >= PARAGRAPH_CHARS:
+                self.paragraph_text += size
+            self.items.append(("node", in_body, size, len(text), pieces))
+            at[0] += len(text)
+
+        def markup(text: str) -> None:
+            self.items.append(("markup", text))
+            at[0] += len(text)
+
+        _walk(html, node, markup)
+
+    def render(self, cipher: Cipher | None, keep: float | None = None) -> str:
+        """The page under ``cipher`` (None: as it is); with ``keep``, its body's
+        paragraphs emptied after that share of their text."""
+        budget = None if keep is None else keep * self.paragraph_text
+        out = []
+        for item in self.items:
+            if item[0] == "markup":
+                out.append(item[1])
+                continue
+            _, in_body, size, length, pieces = item
+            text = "".join(p if flag is None or cipher is None else cipher.piece(p, flag)
+                           for p, flag in pieces)
+            if budget is not None and in_body and size >= PARAGRAPH_CHARS:
+                # The site's menus and links (short nodes) stay, as on a republisher's page.
+                if budget <= 0:
+                    text = " "
+                else:
+                    budget -= size
+                    if budget < 0:
+                        text = text[: max(0, length + int(budget))]  # cut in this paragraph
+            out.append(text)
+        return "".join(out)
+
+
+def _pieces(text: str) -> list[tuple[str, bool | None]]:
+    """``text`` as pieces a cipher rewrites ((piece, ascii?)) and date words it keeps."""
+    pieces, last = [], 0
+    for m in _DATE_WORDS.finditer(text):
+        pieces.append((text[last:m.start()], text[last:m.start()].isascii()))
+        pieces.append((m.group(0), None))
+        last = m.end()
+    pieces.append((text[last:], text[last:].isascii()))
+    return pieces
+
+
+class TextTemplate:
+    """A plain-text capture split once into lines, for the ``--kind text`` workload."""
+
+    def __init__(self, text: str):
+        self.lines = [(len(line.strip()), _pieces(line)) for line in text.split("\n")]
+        self.paragraph_text = sum(size for size, _ in self.lines if size >= PARAGRAPH_CHARS)
+
+    def render(self, cipher: Cipher, keep: float | None = None) -> str:
+        budget = None if keep is None else keep * self.paragraph_text
+        out = []
+        for size, pieces in self.lines:
+            if budget is not None and budget <= 0:
+                break  # the capture ends at the cut
+            if budget is not None and size >= PARAGRAPH_CHARS:
+                budget -= size
+            out.append("".join(p if flag is None else cipher.piece(p, flag)
+                               for p, flag in pieces))
+        return "\n".join(out)
+
+
+def _walk(html: str, node: Callable[[str], str], markup: Callable[[str], None]) -> None:
+    """Call ``markup`` on everything but text nodes and ``node`` on these, in page order."""
+    last = 0
+    for m in _PROTECTED.finditer(html):
+        _walk_nodes(html[last:m.start()], node, markup)
+        markup(m.group(0))
+        last = m.end()
+    _walk_nodes(html[last:], node, markup)
+
+
+def _walk_nodes(html: str, node: Callable[[str], str], markup: Callable[[str], None]) -> None:
+    last = 0
+    for m in _TEXT_NODE.finditer(html):
+        markup(html[last:m.start(1)])
+        node(m.group(1))
+        last = m.end(1)
+    markup(html[last:])
 
 
 def _body_start(html: str) -> int:
@@ -124,95 +219,63 @@ def _body_start(html: str) -> int:
     return max(start, 0)
 
 
-def _map_text_nodes(html: str, fn: Callable[[str], str], start: int = 0) -> str:
-    """``html`` with ``fn`` applied to every text node from ``start`` on, outside scripts,
-    styles and comments."""
-    out, last = [html[:start]], start
-    for m in _PROTECTED.finditer(html, start):
-        out.append(_TEXT_NODE.sub(lambda t: ">" + fn(t.group(1)) + "<", html[last:m.start()]))
-        out.append(m.group(0))
-        last = m.end()
-    out.append(_TEXT_NODE.sub(lambda t: ">" + fn(t.group(1)) + "<", html[last:]))
-    return "".join(out)
-
-
-def distinct_copy(html: str, number: int) -> str:
+def distinct_copy(html: str | Template, number: int) -> str:
     """``html`` as a distinct story: copy ``number``'s substitution in every text node."""
-    return _map_text_nodes(html, Cipher(number).text)
-
-
-# Text nodes at least this long are paragraphs of the story; shorter ones are mostly
-# menus, links and captions, which would otherwise decide where a page is cut.
-PARAGRAPH_CHARS = 60
+    template = html if isinstance(html, Template) else Template(html)
+    return template.render(Cipher(number))
 
 
 def body_text_size(html: str) -> int:
     """Characters of the body's paragraph-long text nodes."""
-    sizes = [0]
-
-    def measure(text: str) -> str:
-        size = len(text.strip())
-        sizes[0] += size if size >= PARAGRAPH_CHARS else 0
-        return text
-
-    _map_text_nodes(html, measure, _body_start(html))
-    return sizes[0]
+    return Template(html).paragraph_text
 
 
 def cut_short(html: str, keep: float) -> str:
-    """``html`` with its body's text emptied after ``keep`` of its paragraph text."""
-    budget = [keep * body_text_size(html)]
-
-    def cut(text: str) -> str:
-        size = len(text.strip())
-        if size < PARAGRAPH_CHARS:
-            return text  # the site's menus and links stay, as on a republisher's page
-        if budget[0] <= 0:
-            return " "
-        budget[0] -= size
-        if budget[0] >= 0:
-            return text
-        return text[: max(0, len(text) + int(budget[0]))]  # cut inside this paragraph
-
-    return _map_text_nodes(html, cut, _body_start(html))
+    """``html`` with its body's paragraphs emptied after ``keep`` of their text."""
+    return Template(html).render(None, keep)
 
 
-def source_pages(source: Path) -> list[str]:
+def source_pages(source: Path, kind: str = "html") -> list[str]:
     pages = []
     for path in sorted(source.iterdir()):
         name = path.name.lower()
-        if not name.endswith((".html", ".htm", ".html.gz", ".htm.gz")):
+        if kind == "text":
+            if not name.endswith(".txt") or name.endswith(".truth.txt"):
+                continue
+        elif not name.endswith((".html", ".htm", ".html.gz", ".htm.gz")):
             continue
         data = path.read_bytes()
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         pages.append(data.decode("utf-8", errors="replace"))
     if not pages:
-        raise SystemExit(f"no HTML pages in {source}")
+        raise SystemExit(f"no {kind} pages in {source}")
     return pages
 
 
-def make_corpus(pages: list[str], n: int, folder: Path, copy_share: float = COPY_SHARE
-                ) -> tuple[list[Path], dict[str, str]]:
+def make_corpus(pages: list[str], n: int, folder: Path, copy_share: float = COPY_SHARE,
+                kind: str = "html") -> tuple[list[Path], dict[str, str]]:
     """``n`` pages in ``folder``: distinct stories, and about ``copy_share`` planted copies.
 
     Returns the paths and the planted copies (copy's file name -> original's file name)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(20261201)
-    long_enough = [body_text_size(p) >= MIN_ORIGINAL_TEXT for p in pages]
+    templates = [Template(p) if kind == "html" else TextTemplate(p) for p in pages]
+    suffix = ".html" if kind == "html" else ".txt"
+    long_enough = [t.paragraph_text >= MIN_ORIGINAL_TEXT for t in templates]
     every = round(1 / copy_share) if copy_share else 0
     paths: list[Path] = []
     planted: dict[str, str] = {}
     originals: list[int] = []  # numbers of earlier copies that may be cut down
     for i in range(n):
-        path = folder / f"page{i:06d}.html"
+        path = folder / f"page{i:06d}{suffix}"
         if every and i % every == every - 1 and originals:
             j = originals[rng.randrange(len(originals))]
             keep = rng.uniform(*KEEP_SHARE)
-            html = distinct_copy(cut_short(pages[j % len(pages)], keep), j)
-            planted[path.name] = f"page{j:06d}.html"
+            html = templates[j % len(pages)].render(Cipher(j), keep)
+            planted[path.name] = f"page{j:06d}{suffix}"
         else:
-            html = distinct_copy(pages[i % len(pages)], i)
+            html = templates[i % len(pages)].render(Cipher(i))
             if long_enough[i % len(pages)]:
                 originals.append(i)
         path.write_text(html, encoding="utf-8")
@@ -350,7 +413,12 @@ def found_copies(output: Path, planted: dict[str, str]) -> tuple[int, int, int]:
     found = sum(1 for copy, original in planted.items()
                 if copy in canonical and original in canonical
                 and canonical[copy] == canonical[original])
-    others = sum(1 for name, c in canonical.items() if c != id_of[name] and name not in planted)
+    # Other pages written as copies, not counting an original placed under its own
+    # planted copy (the same story, with the copy ranked first: equal texts, or dates
+    # read differently on the cut page).
+    originals = set(planted.values())
+    others = sum(1 for name, c in canonical.items()
+                 if c != id_of[name] and name not in planted and name not in originals)
     return found, len(planted), others
 
 
@@ -440,10 +508,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="abcd", help="which of a, b, c, d to measure")
     ap.add_argument("--memory", default="",
                     help="instead: page counts (e.g. 2000,20000,50000) for peak-memory runs")
+    ap.add_argument("--kind", choices=("html", "text"), default="html",
+                    help="--memory only: HTML pages, or the plain-text captures of --source "
+                         "(about 5x cheaper to process, the same kind of articles)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = ap.parse_args(argv)
 
-    pages = source_pages(args.source)
+    pages = source_pages(args.source, args.kind if args.memory else "html")
     tmp = Path(tempfile.mkdtemp(prefix="newsbeam-bench-"))
     try:
         if args.memory:
@@ -549,10 +620,10 @@ def throughput_report(pages: list[str], args, tmp: Path) -> int:
 
 
 def memory_report(pages: list[str], counts: list[int], tmp: Path, args) -> int:
-    paths, planted = make_corpus(pages, max(counts), tmp / "pages", args.copies)
+    paths, planted = make_corpus(pages, max(counts), tmp / "pages", args.copies, args.kind)
     print(f"peak memory of `newsbeam run` with 2 workers (multi_processing), {len(pages)} "
-          f"originals made into distinct stories, {100 * args.copies:.0f}% planted copies; "
-          f"{load()}", flush=True)
+          f"{args.kind} pages made into distinct stories, {100 * args.copies:.0f}% planted "
+          f"copies; {load()}", flush=True)
     rows = []
     for n in counts:
         folder = tmp / f"in{n}"
@@ -560,7 +631,7 @@ def memory_report(pages: list[str], counts: list[int], tmp: Path, args) -> int:
         for path in paths[:n]:
             os.link(path, folder / path.name)
         out = tmp / f"out{n}"
-        result = run_newsbeam(str(folder / "*.html"), out, MULTI, sample=True)
+        result = run_newsbeam(str(folder / "*"), out, MULTI, sample=True)
         mine = {k: v for k, v in planted.items() if int(k[4:10]) < n}
         f, p, other = found_copies(out, mine)
         shutil.rmtree(out, ignore_errors=True)
