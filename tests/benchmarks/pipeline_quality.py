@@ -575,7 +575,9 @@ def bench_syndication(data: Path, tmp: Path, args) -> str:
           f"{dead_pairs}")
     print(out.dead_line())
     print(out.timing_line())
+    hp, hr, _ = figures(counts["ALL, held part"])
     return (f"syndication through the pipeline: precision {p:.3f} recall {r:.3f} F1 {f:.3f} "
+            f"(held part: P {hp:.3f} R {hr:.3f}) "
             f"pairs {sum(counts['ALL'].values())} dead {len(out.dead)} (target P >= "
             f"{TARGET_SYNDICATION_P}, R >= {TARGET_SYNDICATION_R}) {out.seconds:.1f} s")
 
