@@ -12,6 +12,7 @@ from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms.window import TimestampedValue
 
+from pipeline import warc
 from transforms.failures import count
 from transforms.records import Page
 
@@ -46,6 +47,9 @@ def event_time(page: Page) -> float:
 
 def read_file(metadata: FileMetadata, max_bytes: int) -> Iterable[Page]:
     """Pages of one file. Oversized files are not read whole; decode refuses them."""
+    if isinstance(metadata, warc.ArchiveRange) or warc.is_warc(metadata.path):
+        yield from warc.read_archive(metadata, max_bytes)  # WARC: a page per HTML response
+        return
     path, size = metadata.path, metadata.size_in_bytes
     fetched_at = mtime_iso(metadata)
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
@@ -95,7 +99,8 @@ class _ReadFiles(beam.DoFn):
         self._files = 0
 
     def process(self, metadata: FileMetadata) -> Iterable[TimestampedValue]:
-        count("files_read")
+        if warc.starts_file(metadata):  # an archive read in ranges is still one file
+            count("files_read")
         self._files += 1
         if self._files % PROGRESS_EVERY == 0:
             LOG.info("read %d files so far (this worker)", self._files)
@@ -120,6 +125,7 @@ class ReadPages(beam.PTransform):
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
             | "Match" >> fileio.MatchAll()
+            | "SplitArchives" >> beam.FlatMap(warc.split_archives)  # WARC: byte ranges
             | "Spread" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(_ReadFiles(self._max))
         )

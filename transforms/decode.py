@@ -129,21 +129,24 @@ def _looks_like_text(text: str) -> bool:
     return odd <= BINARY_CONTROL_SHARE * max(len(head), 1)
 
 
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode page bytes to text; returns (text, encoding). Raises StageError for non-text."""
-    text, encoding, _ = _decode_checked(data)
+def decode_bytes(data: bytes, hint: str | None = None) -> tuple[str, str]:
+    """Decode page bytes to text; returns (text, encoding). Raises StageError for non-text.
+
+    ``hint``: the charset the transport declared (HTTP), used when the page declares none.
+    """
+    text, encoding, _ = _decode_checked(data, hint)
     return text, encoding
 
 
-def _decode_checked(data: bytes) -> tuple[str, str, bool]:
+def _decode_checked(data: bytes, hint: str | None = None) -> tuple[str, str, bool]:
     """``decode_bytes``, and whether the text is ``data`` read as strict UTF-8 (same bytes)."""
-    text, encoding, exact = _decode_any(data)
+    text, encoding, exact = _decode_any(data, hint)
     if not _looks_like_text(text):
         raise StageError("binary", f"decoded as {encoding}, the page is not text")
     return text, encoding, exact
 
 
-def _decode_any(data: bytes) -> tuple[str, str, bool]:
+def _decode_any(data: bytes, hint: str | None = None) -> tuple[str, str, bool]:
     for bom, encoding in (
         (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF32_LE, "utf-32"),
@@ -176,6 +179,13 @@ def _decode_any(data: bytes) -> tuple[str, str, bool]:
         return data.decode("utf-8"), "utf-8", True
     except UnicodeDecodeError:
         pass
+    # The transport's charset only after strict UTF-8: servers often send a default
+    # (ISO-8859-1) for UTF-8 pages, while text in a legacy charset is almost never valid UTF-8.
+    if hint and not declared:
+        try:
+            return data.decode(hint), hint, False
+        except (UnicodeDecodeError, LookupError):
+            pass
     text = data.decode("utf-8", errors="replace")
     invalid = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
     if invalid > MAX_INVALID_UTF8_SHARE * len(data) + 1:
@@ -242,6 +252,8 @@ def _from_json_line(page: Page, max_bytes: int) -> Page:
 
 def decode_page(page: Page, max_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> Document:
     """Decode one page; raises StageError with a reason for what cannot be a document."""
+    if page.read_error:
+        raise StageError(*page.read_error)
     if page.size_bytes > max_bytes:
         raise StageError("too_large", f"page is {page.size_bytes} bytes, limit {max_bytes}")
     data = page.body
@@ -252,7 +264,7 @@ def decode_page(page: Page, max_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> Document
         data = page.body
     if not data.strip():
         raise StageError("empty", "the page is empty or only white space")
-    content, encoding, exact = _decode_checked(data)
+    content, encoding, exact = _decode_checked(data, page.charset)
     # Searching for one character is far cheaper than for "\r\n" in a wide string, and in
     # strict UTF-8 bytes an ASCII byte is that character.
     has_cr, has_nul = (

@@ -40,6 +40,8 @@ class Page:
     url: str | None = None
     declared_kind: str | None = None  # KIND_HTML / KIND_TEXT when the input says so
     fetched_at: str | None = None  # ISO 8601, from the crawler or the file's mtime
+    charset: str | None = None  # the transport's charset (HTTP Content-Type), a hint for decode
+    read_error: tuple[str, str] | None = None  # (reason, message): the reader could not read it
 
 
 @dataclass(frozen=True)
