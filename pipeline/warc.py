@@ -228,9 +228,11 @@ def _ends_inside_record(handle: BinaryIO, offset: int, size: int, compressed: bo
     handle.seek(offset)
     if not compressed:
         head = handle.read(CHECK_BYTES)
-        parsed = _warc_headers(head) if head.startswith(WARC_LINE) else None
+        if not head.startswith(WARC_LINE):  # cut inside the first line, or no record at all
+            return len(head) < len(WARC_LINE) and WARC_LINE.startswith(head)
+        parsed = _warc_headers(head)
         if parsed is None:
-            return head.startswith(WARC_LINE) and offset + len(head) >= size
+            return offset + len(head) >= size
         headers, block_start = parsed
         length = headers.get("content-length", "")
         return length.isdigit() and offset + block_start + int(length) > size
@@ -375,6 +377,10 @@ def _records_from(
             records.read_to_end()
         except _DATA_ERRORS as exc:
             return (yield from _damage(probe, rng, offset, compressed, _explain(exc), record))
+        if compressed and records.next_line:
+            # The next record goes on in the same gzip member: not one member per record, so
+            # no record after this one has an offset to seek to (warcio refuses such files too).
+            return (yield from _damage(probe, rng, offset, compressed, NOT_PER_RECORD_GZIP, record))
         if not _complete(record):
             missing = getattr(record.raw_stream, "limit", "?")
             why = f"{missing} bytes of the record's Content-Length {record.length} are missing"
@@ -394,13 +400,16 @@ def _read_record(record, source: str, max_bytes: int, default_fetched_at: str | 
     return PAGE, _page_of(record, source, max_bytes, default_fetched_at)
 
 
+NOT_PER_RECORD_GZIP = (
+    "the archive is one gzip stream, not one gzip member per record as a .warc.gz must be; "
+    "`warcio recompress IN OUT` fixes it"
+)
+
+
 def _explain(exc: Exception) -> str:
     text = " ".join(str(exc).split())[:300]
     if "non-chunked gzip" in text:
-        return (
-            "the archive is one gzip stream, not one gzip member per record (as WARC requires "
-            "for .warc.gz); `warcio recompress IN OUT` fixes it"
-        )
+        return NOT_PER_RECORD_GZIP
     return f"{type(exc).__name__}: {text}"
 
 
