@@ -6,6 +6,9 @@ import gzip
 import io
 import json
 import random
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -368,3 +371,42 @@ def test_a_damaged_archive_is_one_dead_letter_and_the_run_goes_on(tmp_path):
     assert result["accounted"]
     dead = read_records(tmp_path / "out", "dead_letters")
     assert [d["source"] for d in dead] == [f"{tmp_path / 'cut.warc.gz'}:{offsets[1]}"]
+
+
+def test_an_archive_dropped_into_a_watched_folder_is_read_the_same_way(tmp_path):
+    from tests.support import REFERENCE_TIME
+    from tests.test_streaming_watch import drop, wait_for
+
+    inbox, output, staging = tmp_path / "inbox", tmp_path / "out", tmp_path / "staging"
+    inbox.mkdir()
+    staging.mkdir()
+    buffer = io.BytesIO()
+    offsets = write_archive(buffer, specs_of_a_crawl())
+    (staging / "crawl.warc.gz").write_bytes(buffer.getvalue())
+    command = [
+        sys.executable, "-m", "pipeline.cli", "run", "--streaming", f"--watch={inbox}/*",
+        f"--output={output}", "--poll_interval=0.2", "--stable_seconds=0",
+        f"--reference_time={REFERENCE_TIME}",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, cwd=tmp_path)
+    try:
+        drop(staging / "crawl.warc.gz", inbox)
+        wait_for(lambda: len(read_records(output, "articles")) == 2, process, "both pages")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr[-3000:]
+    articles = sorted(read_records(output, "articles"), key=lambda r: int(r["source"].rsplit(":", 1)[1]))
+    archive = inbox / "crawl.warc.gz"
+    assert [a["source"] for a in articles] == [f"{archive}:{offsets[1]}", f"{archive}:{offsets[3]}"]
+    assert [a["url"] for a in articles] == [
+        "https://news.example.org/lighthouse", "https://news.example.org/orchard"
+    ]
+    assert [a["fetched_at"].isoformat() for a in articles] == [
+        "2026-11-20T08:30:00+00:00", "2026-11-20T09:15:42.500000+00:00"
+    ]
+    assert "2 pages read -> 2 articles" in stdout
