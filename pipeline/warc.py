@@ -12,11 +12,13 @@ after the range's end. Every record has one start, so the ranges together read
 each record exactly once, as one read of the whole archive does.
 
 Damage: a record that cannot be read whole (the archive ends inside it, a
-gzip member does not inflate, its headers do not parse) becomes one page with
-a ``read_error`` (decode makes it a dead letter, reason ``warc_cut`` when the
-damage runs to the end of the archive, else ``warc_corrupt``) covering the
-bytes up to the next readable record; reading goes on from there. Every
-complete record before the damage, and after it, is kept.
+gzip member does not inflate, its headers do not parse, bytes after a record
+are no record) becomes one page with a ``read_error`` covering the bytes up
+to the next readable record; reading goes on from there, so every complete
+record before the damage, and after it, is kept. Decode makes the page a dead
+letter: reason ``warc_cut`` when the archive ends inside the damaged record,
+else ``warc_corrupt``. Ranges after the damage are read by other workers that
+cannot know of it, which is why reading resumes rather than stopping there.
 
 Memory: records are streamed; a page's body is read up to ``max_bytes`` + 1
 bytes (decode refuses larger ones as ``too_large``) and everything else is read
