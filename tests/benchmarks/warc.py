@@ -21,7 +21,9 @@ Measured in one run, alternating archive and files ``--runs`` times (medians):
       url and fetched_at): text, title, url, fetched_at and published of each
       page, counted on the tune and held parts of the dev set;
   (d) memory: peak RSS of reading a ``--memory_mb`` archive (the same records
-      repeated) against a 1/16 as large one, each in a fresh process.
+      repeated) against a 1/16 as large one, each in a fresh process;
+  (e) splitting: ``ReadPages`` on the archive with two local worker processes
+      (``multi_processing``): which worker read the pages of each byte range.
 """
 
 from __future__ import annotations
@@ -164,6 +166,35 @@ def repeated_archive(source: Path, target: Path, megabytes: float) -> None:
             out.write(data)
 
 
+def workers_per_range(archive: Path, folder: Path) -> dict[int, dict[int, int]]:
+    """{range number: {worker pid: pages}} of reading ``archive`` on two worker processes."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.sources import ReadPages
+
+    def worker_and_range(page) -> str:
+        import os
+
+        offset = int(page.source.rsplit(":", 1)[1])
+        return f"{offset // warc.RANGE_BYTES} {os.getpid()}"
+
+    out = folder / "workers" / "part"
+    options = PipelineOptions(["--direct_num_workers=2", "--direct_running_mode=multi_processing"])
+    with beam.Pipeline(options=options) as pipeline:
+        (pipeline
+         | ReadPages([str(archive)], MAX_PAGE_BYTES)
+         | beam.Map(worker_and_range)
+         | beam.io.WriteToText(str(out)))
+    found: dict[int, dict[int, int]] = {}
+    for path in out.parent.glob("part*"):
+        for line in path.read_text().splitlines():
+            number, pid = map(int, line.split())
+            found.setdefault(number, {}).setdefault(pid, 0)
+            found[number][pid] += 1
+    return dict(sorted(found.items()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
@@ -217,6 +248,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(d) peak RSS reading {small.stat().st_size / 2**20:.0f} MB ({n_small} pages): "
               f"{rss_small:.0f} MB; {big.stat().st_size / 2**20:.0f} MB ({n_big} pages): "
               f"{rss_big:.0f} MB")
+
+        spread = workers_per_range(archive, folder)
+        pids = sorted({pid for by_pid in spread.values() for pid in by_pid})
+        print(f"(e) {len(spread)} ranges of {warc.RANGE_BYTES >> 20} MB on {len(pids)} workers: "
+              + "; ".join(f"range {n}: " + ", ".join(f"worker {pids.index(pid) + 1} {count} pages"
+                                                      for pid, count in by_pid.items())
+                          for n, by_pid in spread.items()))
     return 0
 
 
