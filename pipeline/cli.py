@@ -19,7 +19,15 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from pipeline.accounting import batch_books, describe, written_counts
 from pipeline.options import DEFAULT_INPUT, NewsbeamOptions
+from pipeline.publish import (
+    OutputInUse,
+    discard_staging,
+    new_staging,
+    publish,
+    take_output_lock,
+)
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns
 from transforms.failures import METRICS_NAMESPACE
@@ -206,7 +214,9 @@ def print_summary(summary: dict) -> None:
     reasons = ", ".join(f"{r} {n}" for r, n in summary["dead_letters_by_reason"].items()) or "none"
     print(f"  dead letters by reason: {reasons}")
     if not summary["accounted"]:
-        print("  WARNING: pages read != articles + copies + dead letters", file=sys.stderr)
+        print("  WARNING: the books do not balance:", file=sys.stderr)
+        for line in describe(summary["books"]) if "books" in summary else []:
+            print(f"    {line}", file=sys.stderr)
     print(f"  output: {summary['output']}/{{articles,copies,dead_letters}}/*.avro, summary.json")
 
 
@@ -228,9 +238,24 @@ def run(argv: list[str]) -> int:
         print(f"newsbeam: {exc}", file=sys.stderr)
         return 2
     LOG.info("%d files match %s", sum(matched.values()), ", ".join(inputs))
+    try:
+        lock = take_output_lock(opts.output)
+    except OutputInUse as exc:
+        print(f"newsbeam: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_batch(options, opts, inputs, sum(matched.values()))
+    finally:
+        lock.release()
+
+
+def _run_batch(options: PipelineOptions, opts: NewsbeamOptions, inputs: list[str],
+               files_matched: int) -> int:
+    """The batch run, holding the output's lock: staged, checked, then published."""
     removed = clear_previous_output(opts.output)
     if removed:
         LOG.info("removed %d Avro files of an earlier run in %s", removed, opts.output)
+    staging = new_staging(opts.output)
     from pipeline.build import build
 
     started = time.monotonic()
@@ -242,25 +267,42 @@ def run(argv: list[str]) -> int:
         try:
             _RUN_LOST.clear()
             _RUN_IN_PROGRESS.set()
-            result = build(beam.Pipeline(options=options), opts, reference, inputs).run()
+            pipeline = build(beam.Pipeline(options=options), opts, reference, inputs, staging)
+            result = pipeline.run()
             result.wait_until_finish()
             _RUN_IN_PROGRESS.clear()
             break
         except (Exception, WorkerLost) as exc:  # noqa: BLE001 - retried whole, then reported
             _RUN_IN_PROGRESS.clear()
             _RUN_LOST.clear()
-            remove_beam_temporaries(opts.output)
-            # Beam's local runners do not retry a lost worker; Beam publishes output only
-            # when the whole run succeeds, so running again cannot duplicate anything.
+            remove_beam_temporaries(staging)
+            # Beam's local runners do not retry a lost worker; nothing is published before
+            # the whole run succeeds, so running again cannot duplicate anything.
             first_line = (str(exc).splitlines() or [repr(exc)])[0][:200]
             if attempt == attempts:
+                discard_staging(staging)
                 print(f"newsbeam: run failed after {attempts} attempt(s): {first_line}",
                       file=sys.stderr)
                 return 1
             LOG.warning("run failed (%s); running again, attempt %d of %d",
                         first_line, attempt + 1, attempts)
-    summary = summarize(counters(result), time.monotonic() - started, inputs, opts.output)
-    write_summary(opts.output, summary)
+            discard_staging(staging)
+            staging = new_staging(opts.output)
+    totals = counters(result)
+    summary = summarize(totals, time.monotonic() - started, inputs, opts.output)
+    books = batch_books(totals, files_matched, written_counts(staging))
+    summary.update(books=books, accounted=books["balanced"])
+    if not books["balanced"]:
+        # Unbalanced books mean records were lost or doubled: the output is not complete,
+        # so it is not published; what was written stays in the staging folder to look at.
+        summary["output"] = staging
+        write_summary(staging, summary)
+        print_summary(summary)
+        print(f"newsbeam: the run's books do not balance; output NOT published, kept in "
+              f"{staging}", file=sys.stderr)
+        return 1
+    publish(staging, opts.output)
+    write_summary(opts.output, summary)  # last: a folder with summary.json is complete
     print_summary(summary)
     return 0
 

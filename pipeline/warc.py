@@ -13,11 +13,11 @@ each record exactly once, as one read of the whole archive does.
 
 Damage: a record that cannot be read whole (the archive ends inside it, a
 gzip member does not inflate, its headers do not parse, bytes after a record
-are no record) becomes one page with a ``read_error`` covering the bytes up
+are no record) becomes one page with a ``failure`` covering the bytes up
 to the next readable record; reading goes on from there, so every complete
 record before the damage, and after it, is kept. Decode makes the page a dead
-letter: reason ``warc_cut`` when the archive ends inside the damaged record,
-else ``warc_corrupt``. Ranges after the damage are read by other workers that
+letter at stage ``read``: reason ``warc_cut`` when the archive ends inside the
+damaged record, else ``warc_corrupt``. Ranges after the damage are read by other workers that
 cannot know of it, which is why reading resumes rather than stopping there.
 
 Memory: records are streamed; a page's body is read up to ``max_bytes`` + 1
@@ -319,13 +319,15 @@ def _complete(record) -> bool:
 
 def source_of(path: str, offset: int) -> str:
     """``path:offset``: ``warcio extract --payload PATH OFFSET`` prints that record again."""
-    return f"{path}:{offset}"
+    from pipeline.sources import display_path
+
+    return f"{display_path(path)}:{offset}"
 
 
 def read_range(
     open_archive: Callable[[], BinaryIO], rng: ArchiveRange, max_bytes: int
 ) -> Iterator[tuple[str, Page | None]]:
-    """(outcome, page or None) for each record starting in ``rng``; damage is a page with a read_error.
+    """(outcome, page or None) for each record starting in ``rng``; damage is a page with a failure.
 
     ``open_archive`` opens the archive (seekable); it is opened twice, once for warcio's
     sequential read and once for the boundary checks, so that neither moves the other.
@@ -446,7 +448,7 @@ def _damage(
         size_bytes=end - offset,
         url=record.rec_headers.get_header("WARC-Target-URI") if record is not None else None,
         fetched_at=rng.mtime,
-        read_error=(reason, f"damaged WARC record at byte {offset} ({why}); {end - offset} bytes skipped to {where}"),
+        failure=(reason, f"damaged WARC record at byte {offset} ({why}); {end - offset} bytes skipped to {where}"),
     )
     yield DAMAGED, page
     return resume
@@ -463,13 +465,31 @@ def whole_archive(metadata: FileMetadata) -> ArchiveRange:
 
 
 def read_archive(element: FileMetadata | ArchiveRange, max_bytes: int) -> Iterator[Page]:
-    """Pages of an archive range (or of a whole archive), counting every record's outcome."""
+    """Pages of an archive range (or of a whole archive), counting every record's outcome.
+
+    The archive counts as one file read (``files_read``), on its first range; an archive
+    that cannot be opened is one dead letter (stage read), from that range too.
+    """
+    from pipeline.sources import FILES_READ, UNREADABLE, VANISHED, _failed, display_path
+
     rng = element if isinstance(element, ArchiveRange) else whole_archive(element)
+    first = rng.start == 0
     count("warc_ranges_read")
 
     def open_archive() -> BinaryIO:
         return FileSystems.open(rng.path, compression_type=CompressionTypes.UNCOMPRESSED)
 
+    try:
+        open_archive().close()
+    except (FileNotFoundError, PermissionError) as exc:
+        if first:
+            what = "was listed but is gone" if isinstance(exc, FileNotFoundError) else "may not be read"
+            reason = VANISHED if isinstance(exc, FileNotFoundError) else UNREADABLE
+            count(FILES_READ)
+            yield _failed(display_path(rng.path), reason, f"the archive {what}: {exc.strerror}")
+        return
+    if first:
+        count(FILES_READ)
     for outcome, page in read_range(open_archive, rng, max_bytes):
         count("warc_records")
         count(f"warc_{outcome}")
