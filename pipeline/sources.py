@@ -371,7 +371,9 @@ class _EmitEachPathOnce(beam.DoFn):
         yield FileMetadata(os.fsdecode(path), size, last_updated_in_seconds=mtime)
 
 
-def _list_folder(tick, pattern: str, stable_seconds: float, skip: frozenset[str], stop: str):
+def _list_folder(
+    tick, pattern: str, stable_seconds: float, skip: frozenset[str], stop: str
+) -> Iterable[tuple[bytes, tuple[int, float]]]:
     if stop and os.path.exists(stop):
         return  # the run is draining: read nothing new
     for path, size, mtime in ready_files(pattern, stable_seconds, time.time()):
@@ -416,7 +418,9 @@ class WatchFolder(beam.PTransform):
         )
 
 
-def read_watched(metadata: FileMetadata, max_bytes: int, roots: tuple[str, ...]):
+def read_watched(
+    metadata: FileMetadata, max_bytes: int, roots: tuple[str, ...]
+) -> Iterable[TimestampedValue]:
     """Timestamped pages of one watched file (event time: fetched_at, else the file's mtime)."""
     return _stamped(read_file(metadata, max_bytes, roots))
 

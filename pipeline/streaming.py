@@ -31,6 +31,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import stat
 import sys
 import time
 import uuid
@@ -41,6 +42,7 @@ import apache_beam as beam
 import fastavro
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.transforms.window import TimestampedValue
 
 from pipeline.accounting import records_in, streaming_books, written_by_file
 from pipeline.options import NewsbeamOptions
@@ -82,7 +84,7 @@ def _ledger_path(output_dir: str, source: str) -> str:
 
 
 def _read_and_record(metadata: FileMetadata, max_bytes: int, roots: tuple[str, ...],
-                     output_dir: str):
+                     output_dir: str) -> Iterable[TimestampedValue]:
     """The pages of one watched file, then a ledger entry saying how many there were."""
     pages = 0
     for stamped in read_watched(metadata, max_bytes, roots):
@@ -100,8 +102,6 @@ def _read_and_record(metadata: FileMetadata, max_bytes: int, roots: tuple[str, .
 
 
 def _is_special(path: str) -> bool:
-    import stat
-
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
     except OSError:

@@ -5,7 +5,7 @@ one whose cost grows with the square of its input (a 1 MB capture made of one sh
 token repeated took about 100 s) holds a worker far past the limit. Every compiled
 pattern found at module level is run (``finditer``, which does the work of ``search``,
 ``findall`` and ``sub``) on adversarial inputs of many shapes, at a length n and 4n:
-its CPU time must grow by no more than ``MAX_GROWTH`` (linear is 4, quadratic 16).
+its CPU time must grow by no more than ``MAX_GROWTH`` (10; linear is 4, quadratic 16).
 
 Robust under load: CPU time of this thread (not wall time), the median of several runs,
 n raised until the short input costs enough to be measured, a generous factor, and a
@@ -25,8 +25,9 @@ import pytest
 import pipeline
 import transforms
 
-# Linear cost grows 4x from n to 4n; n log n about 4.6x; quadratic 16x.
-MAX_GROWTH = 8.0
+# Linear cost grows 4x from n to 4n; n log n about 4.6x; quadratic 16x. Noise on a loaded
+# machine reached 8.5x for a linear pattern in single measurements.
+MAX_GROWTH = 10.0
 # The short input is lengthened until one run costs at least this much CPU time.
 MIN_BASE_SECONDS = 0.0002
 MAX_BASE_CHARS = 16_384
