@@ -58,7 +58,7 @@ RANGE_BYTES = 4 * 1024 * 1024
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # Types that say nothing about the payload: the record's identified type decides then.
 UNKNOWN_TYPES = frozenset({"", "application/octet-stream", "unknown/unknown", "application/unknown"})
-# The dead letter's excerpt of a damaged record: its WARC headers, when they parsed.
+# An oversized page keeps this much for its dead letter's excerpt.
 EXCERPT_BYTES = 4096
 GZIP_MEMBER = b"\x1f\x8b\x08"
 WARC_LINE = b"WARC/"
@@ -382,15 +382,15 @@ def _records_from(
             outcome, page = _read_record(record, source_of(rng.path, offset), max_bytes, rng.mtime)
             records.read_to_end()
         except _DATA_ERRORS as exc:
-            return (yield from _damage(probe, rng, offset, compressed, _explain(exc), record))
+            return (yield from _damage(probe, rng, offset, compressed, _explain(exc)))
         if compressed and records.next_line:
             # The next record goes on in the same gzip member: not one member per record, so
             # no record after this one has an offset to seek to (warcio refuses such files too).
-            return (yield from _damage(probe, rng, offset, compressed, NOT_PER_RECORD_GZIP, record))
+            return (yield from _damage(probe, rng, offset, compressed, NOT_PER_RECORD_GZIP))
         if not _complete(record):
             missing = getattr(record.raw_stream, "limit", "?")
             why = f"{missing} bytes of the record's Content-Length {record.length} are missing"
-            return (yield from _damage(probe, rng, offset, compressed, why, record))
+            return (yield from _damage(probe, rng, offset, compressed, why))
         yield outcome, page
 
 
@@ -425,28 +425,25 @@ def _damage(
     offset: int,
     compressed: bool,
     why: str,
-    record=None,
 ):
     """One damage page for the bytes from ``offset`` to the next readable record.
 
     Returns that record's offset (None at the end). The reason is ``warc_cut`` when the
     archive ends inside the damaged record, else ``warc_corrupt``: read from the bytes
-    alone, so any range, and any path through warcio, names the same damage alike.
+    alone, so any range, and any path through warcio, names the same damage alike. No
+    content is kept (as for the other source failures): what warcio made of damaged
+    bytes depends on where its read began.
     """
     resume = next_boundary(handle, offset + 1, rng.size, compressed)
     end = rng.size if resume is None else resume
     cut = resume is None and _ends_inside_record(handle, offset, rng.size, compressed)
     reason = REASON_CUT if cut else REASON_CORRUPT
     where = "the end of the archive" if resume is None else f"the next record at {resume}"
-    excerpt = b""
-    if record is not None:
-        excerpt = record.rec_headers.to_str().encode("utf-8", "replace")[:EXCERPT_BYTES]
     LOG.warning("%s: damaged at %d (%s); skipping to %s", rng.path, offset, why, where)
     page = Page(
         source=source_of(rng.path, offset),
-        body=excerpt,
+        body=b"",
         size_bytes=end - offset,
-        url=record.rec_headers.get_header("WARC-Target-URI") if record is not None else None,
         fetched_at=rng.mtime,
         failure=(reason, f"damaged WARC record at byte {offset} ({why}); {end - offset} bytes skipped to {where}"),
     )
