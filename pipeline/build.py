@@ -8,6 +8,7 @@ from datetime import datetime
 import apache_beam as beam
 
 from pipeline.options import NewsbeamOptions
+from pipeline.progress import DONE, READ, CountProgress
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, WriteAvroFolder
 from pipeline.sources import ReadPages
 from transforms.datelines import FindDatelines
@@ -37,12 +38,15 @@ def process(
     streaming: bool = False,
 ) -> Outputs:
     """Every stage from raw pages to articles, syndicated copies and dead letters."""
+    pages = pages | "Progress/read" >> CountProgress(READ)
     decoded = pages | "Decode" >> DecodePages(opts.max_page_bytes)
     extracted = decoded[MAIN] | "Extract" >> ExtractArticles(opts.extract_time_limit)
     datelined = extracted[MAIN] | "Datelines" >> FindDatelines()
     dated = datelined[MAIN] | "Dates" >> NormalizeDates(reference_time, opts.publishers)
     tagged = dated[MAIN] | "Topics" >> TagTopics(opts.topics)
-    stories = tagged[MAIN] | "Syndication" >> DetectSyndication(
+    # A page is done with its own stages once tagged or dead-lettered (the progress line).
+    done = tagged[MAIN] | "Progress/done" >> CountProgress(DONE)
+    stories = done | "Syndication" >> DetectSyndication(
         streaming=streaming, ttl_days=opts.dedup_ttl_days
     )
     dead = (
@@ -51,7 +55,7 @@ def process(
         datelined[DEAD],
         dated[DEAD],
         tagged[DEAD],
-    ) | "AllDeadLetters" >> beam.Flatten()
+    ) | "AllDeadLetters" >> beam.Flatten() | "Progress/dead" >> CountProgress(DONE)
     return Outputs(stories[ARTICLES], stories[COPIES], dead)
 
 

@@ -51,8 +51,10 @@ from apache_beam.utils.windowed_value import PaneInfoTiming
 
 import schemas
 from pipeline.options import NewsbeamOptions
+from pipeline.progress import setup_logging, streaming_line
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
 from pipeline.sources import event_time, read_file
+from pipeline.summary import complete, print_summary, write_summary
 from transforms.decode import _iso_or_none
 from transforms.failures import count
 from transforms.records import Page
@@ -422,8 +424,6 @@ def paced_fn_api_runner():
 def _child(argv: list[str], reference_iso: str, skip: list[str]) -> None:
     """Run the endless pipeline (in a child process, so the parent can stop it cleanly)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
-    from pipeline.cli import setup_logging
-
     setup_logging()
     options = PipelineOptions(argv)
     options.view_as(StandardOptions).streaming = True
@@ -437,8 +437,6 @@ def _child(argv: list[str], reference_iso: str, skip: list[str]) -> None:
 
 def run_streaming(argv: list[str], options: PipelineOptions, reference_time: datetime) -> int:
     """``newsbeam run --streaming --watch GLOB``: run until SIGINT/SIGTERM, then print the summary."""
-    from pipeline.cli import print_summary, write_summary
-
     opts = options.view_as(NewsbeamOptions)
     if opts.pubsub_subscription and is_live_local(options):
         print(
@@ -479,14 +477,7 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
             child.join(0.2)
             if time.monotonic() - last_report >= PROGRESS_SECONDS:
                 last_report = time.monotonic()
-                now = output_summary(opts.output)
-                LOG.info(
-                    "so far: %d pages -> %d articles, %d copies, %d dead letters",
-                    now["pages_read"],
-                    now["articles_written"],
-                    now["syndicated_copies"],
-                    now["dead_letters"],
-                )
+                LOG.info(streaming_line(output_summary(opts.output), last_report - started))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -501,6 +492,7 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
     summary.update(
         inputs=[opts.watch], output=opts.output, seconds=round(time.monotonic() - started, 2)
     )
+    summary = complete(summary, opts.output)
     write_summary(opts.output, summary)
     print_summary(summary)
     if stop["signal"] is None and child.exitcode not in (0, None):
