@@ -481,7 +481,10 @@ def run(argv: list[str]) -> int:
         LOG.info("removed %d Avro files of an earlier run in %s", removed, args.output)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as folder:
-        reporter = ProgressReporter(folder, plan.total_pages) if command.verbosity >= 0 else None
+        reporter = (
+            ProgressReporter(folder, plan.total_pages, interval=args.progress_seconds)
+            if command.verbosity >= 0 else None
+        )
         try:
             if reporter is not None:
                 with reporter:

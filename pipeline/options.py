@@ -169,6 +169,7 @@ class _Parser(argparse.ArgumentParser):
 # Flags of the command line itself, not pipeline options: they never reach Beam.
 VERBOSITY_FLAGS = ("-q", "--quiet", "-v", "--verbose")
 BEAM_HELP = "--help-beam"
+PROGRESS_FLAG = "--progress_seconds"
 
 
 def _help_text(flag: Flag) -> str:
@@ -215,6 +216,11 @@ def command_parser() -> argparse.ArgumentParser:
                       help="Say nothing but errors and the final summary.")
     talk.add_argument("-v", "--verbose", action="count", default=0,
                       help="Say more: -v adds newsbeam's details, -vv Beam's own log.")
+    running.add_argument(
+        PROGRESS_FLAG, type=float, default=None, metavar="SECONDS",
+        help="Seconds between progress lines on stderr (default: 0.5 on a terminal, where the "
+        "line is redrawn in place, 5 in a log; streaming: a status line every 10).",
+    )
     running.add_argument("-h", "--help", action="store_true", help="Show this help and exit.")
     running.add_argument(BEAM_HELP, action="store_true", help="List Beam's options and exit.")
     running.add_argument("--version", action="store_true", help="Show the versions and exit.")
@@ -318,9 +324,24 @@ def parse_command(argv: list[str]) -> Command:
             f"unexpected argument {arg!r}: give several inputs after one --input "
             f"(--input a.html b.html), and options as --name=value"
         )
-    beam_argv = [arg for arg in argv if arg not in VERBOSITY_FLAGS and not _is_vv(arg)]
+    beam_argv = _without_command_line_flags(argv)
     verbosity = -1 if args.quiet else min(args.verbose, 2)
     return Command(args, beam_argv, verbosity)
+
+
+def _without_command_line_flags(argv: list[str]) -> list[str]:
+    """``argv`` less the flags that are the command's own (verbosity, progress interval)."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == PROGRESS_FLAG:
+            skip = True  # and its value
+        elif arg.startswith(PROGRESS_FLAG + "=") or arg in VERBOSITY_FLAGS or _is_vv(arg):
+            pass
+        else:
+            kept.append(arg)
+    return kept
 
 
 def _is_vv(arg: str) -> bool:

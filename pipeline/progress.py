@@ -185,12 +185,13 @@ class ProgressReporter:
     """
 
     def __init__(self, folder: str, total: int | None, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, interval: float | None = None):
         self._folder = folder
         self._total = total
         self._stream = stream or sys.stderr
         self._clock = clock
         self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._interval = interval or (TTY_SECONDS if self._tty else LOG_SECONDS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="newsbeam-progress", daemon=True)
         self._last: tuple[int, int] | None = None
@@ -232,8 +233,7 @@ class ProgressReporter:
         return progress_line(read, done, self._total, elapsed)
 
     def _loop(self) -> None:
-        interval = TTY_SECONDS if self._tty else LOG_SECONDS
-        while not self._stop.wait(interval):
+        while not self._stop.wait(self._interval):
             line = self.report()
             if line is None:
                 continue
