@@ -8,6 +8,7 @@ Exit codes: 0 done, 1 the run failed, 2 a mistake in the command or in a file it
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import glob
 import logging
@@ -35,7 +36,12 @@ from pipeline.options import (
     command_parser,
     parse_command,
 )
-from pipeline.progress import VERBOSITY_ENV, ProgressReporter, setup_logging
+from pipeline.progress import (
+    VERBOSITY_ENV,
+    ProgressReporter,
+    setup_logging,
+    worker_noise_filtered,
+)
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns, is_jsonl
 from pipeline.summary import (
@@ -195,6 +201,8 @@ def check_numbers(args) -> None:
     for name, value in positive.items():
         if value <= 0:
             raise UsageError(f"--{name} must be more than 0, not {value}")
+    if args.progress_seconds is not None and args.progress_seconds <= 0:
+        raise UsageError(f"--progress_seconds must be more than 0, not {args.progress_seconds}")
     for name, value in {"stable_seconds": args.stable_seconds, "num_shards": args.num_shards}.items():
         if value < 0:
             raise UsageError(f"--{name} must not be negative, not {value}")
@@ -442,6 +450,36 @@ def _root_cause(exc: BaseException) -> str:
 # ---------------------------------------------------------------- run
 
 
+def _beam_log_options(command: Command) -> list[str]:
+    """Beam's workers log at INFO unless told otherwise: at -vv they may; else only errors."""
+    given = any(arg.startswith("--default_sdk_harness_log_level") for arg in command.beam_argv)
+    return [] if given or command.verbosity >= 2 else ["--default_sdk_harness_log_level=ERROR"]
+
+
+def _multi_processing(options) -> bool:
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    return options.view_as(DirectOptions).direct_running_mode == "multi_processing"
+
+
+def _run_with_progress(plan: Plan, options):
+    """``run_attempts`` with the progress line (unless -q) and Beam's worker noise filtered."""
+    verbosity = plan.command.verbosity
+    filtered = verbosity < 2 and _multi_processing(options)
+    tty = sys.stderr.isatty()  # before fd 2 may become the filter's pipe
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(worker_noise_filtered()) if filtered else None
+        if verbosity < 0:
+            return run_attempts(plan, options, None)
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbeam-progress-"))
+        reporter = stack.enter_context(ProgressReporter(
+            folder, plan.total_pages, stream=stream, interval=plan.command.args.progress_seconds,
+            tty=tty,
+        ))
+        return run_attempts(plan, options, reporter)
+
+
+
 def run(argv: list[str]) -> int:
     """``newsbeam run``: parse, check, clear the earlier output, run attempts, summarise."""
     try:
@@ -466,7 +504,7 @@ def run(argv: list[str]) -> int:
 
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-    options = PipelineOptions(command.beam_argv)
+    options = PipelineOptions(command.beam_argv + _beam_log_options(command))
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = "DirectRunner"
@@ -480,19 +518,10 @@ def run(argv: list[str]) -> int:
     if removed:
         LOG.info("removed %d Avro files of an earlier run in %s", removed, args.output)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="newsbeam-progress-") as folder:
-        reporter = (
-            ProgressReporter(folder, plan.total_pages, interval=args.progress_seconds)
-            if command.verbosity >= 0 else None
-        )
-        try:
-            if reporter is not None:
-                with reporter:
-                    result = run_attempts(plan, options, reporter)
-            else:
-                result = run_attempts(plan, options, None)
-        except (Exception, WorkerLost) as exc:  # noqa: BLE001 - reported in one line
-            return _report_failure(exc, max(1, args.run_attempts), command.verbosity)
+    try:
+        result = _run_with_progress(plan, options)
+    except (Exception, WorkerLost) as exc:  # noqa: BLE001 - reported in one line
+        return _report_failure(exc, max(1, args.run_attempts), command.verbosity)
     summary = summarize(counters(result), time.monotonic() - started, plan.inputs, args.output)
     summary = complete(summary, args.output, stage_seconds(result))
     write_summary(args.output, summary)

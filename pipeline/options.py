@@ -188,11 +188,13 @@ def command_parser() -> argparse.ArgumentParser:
         formatter_class=lambda prog: argparse.HelpFormatter(prog, max_help_position=30),
         usage="newsbeam run [--input FILE_OR_GLOB ...] [--output DIR] [--topics FILE] "
         "[options] [Beam options]",
-        description="Reads news pages (HTML, text captures, JSON Lines) and writes Avro "
-        "articles, syndicated copies and dead letters under --output, with summary.json.",
-        epilog="Every Apache Beam pipeline option (--runner, --direct_num_workers, "
-        "--direct_running_mode, Dataflow's --project, ...) is accepted as well: "
-        f"'newsbeam run {BEAM_HELP}' lists them. Examples:\n"
+        description="Reads news pages (HTML, text captures, JSON Lines) and writes Avro articles,\n"
+        "syndicated copies and dead letters under --output, with summary.json.",
+        epilog="Every Apache Beam pipeline option (--runner, --direct_num_workers,\n"
+        "--direct_running_mode, Dataflow's --project, ...) is accepted as well:\n"
+        f"'newsbeam run {BEAM_HELP}' lists them.\n"
+        "Exit status: 0 done, 1 the run failed, 2 a mistake in the command or a file it names.\n"
+        "Examples:\n"
         "  newsbeam run --input pages/*.html feed.jsonl --output out\n"
         "  newsbeam run --topics desk.toml --output out\n"
         "  newsbeam run --streaming --watch 'inbox/*' --output out\n"

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 import apache_beam as beam
@@ -56,6 +58,44 @@ def setup_logging(verbosity: int | None = None) -> None:
     logging.getLogger("newsbeam").setLevel(own)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR)
+
+
+# Beam's worker processes log their start-up to the stderr they inherit, in logging's default
+# format, before they read the log level from the pipeline options.
+WORKER_NOISE = re.compile(rb"^(DEBUG|INFO|WARNING):(root|__main__|apache_beam[\w.]*):")
+
+
+@contextmanager
+def worker_noise_filtered() -> Iterator[TextIO]:
+    """While the block runs, lines of Beam's worker start-up noise on fd 2 are dropped.
+
+    Beam's local multi-processing workers are separate processes writing to the file
+    descriptor they inherit, so only a filter on that descriptor keeps their INFO lines out of
+    the user's way; anything else (errors, tracebacks) passes through. Yields a stream on the
+    real stderr, for output that must not wait for a whole line (the redrawn progress line).
+    """
+    sys.stderr.flush()
+    real = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def pump() -> None:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not WORKER_NOISE.match(line):
+                    os.write(real, line)
+
+    thread = threading.Thread(target=pump, name="newsbeam-stderr", daemon=True)
+    thread.start()
+    direct = os.fdopen(os.dup(real), "w", buffering=1)
+    try:
+        yield direct
+    finally:
+        sys.stderr.flush()
+        direct.flush()
+        os.dup2(real, 2)  # a worker still alive keeps the pipe open: do not wait for it
+        thread.join(timeout=1.0)
 
 
 # ---------------------------------------------------------------- inside the pipeline
@@ -185,12 +225,15 @@ class ProgressReporter:
     """
 
     def __init__(self, folder: str, total: int | None, stream: TextIO | None = None,
-                 clock: Callable[[], float] = time.time, interval: float | None = None):
+                 clock: Callable[[], float] = time.time, interval: float | None = None,
+                 tty: bool | None = None):
         self._folder = folder
         self._total = total
         self._stream = stream or sys.stderr
         self._clock = clock
-        self._tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        if tty is None:
+            tty = bool(getattr(self._stream, "isatty", lambda: False)())
+        self._tty = tty
         self._interval = interval or (TTY_SECONDS if self._tty else LOG_SECONDS)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="newsbeam-progress", daemon=True)

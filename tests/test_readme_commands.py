@@ -54,10 +54,11 @@ def _seed_html(path: Path) -> str:
 
 
 def _make_pages(root: Path) -> None:
+    """``pages/*.html`` and ``pages/sectionN/*.html`` (for ``pages/**/*.html``)."""
     for index, seed in enumerate(SEED_TEXTS[:3]):
-        target = root / "pages" / f"section{index}" / f"{seed.stem}.html"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(_seed_html(seed))
+        folder = root / "pages" if index == 0 else root / "pages" / f"section{index}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{seed.stem}.html").write_text(_seed_html(seed))
 
 
 def _make_feed(root: Path) -> None:
@@ -73,7 +74,7 @@ def _make_topics(root: Path) -> None:
 
 # Files the README's commands name, and how the test makes them (from the seeds).
 PLACEHOLDERS = {
-    "pages/**/*.html": _make_pages,
+    "pages/**/*.html": _make_pages,  # also pages/*.html
     "feed/*.jsonl": _make_feed,
     "my_desk_topics.toml": _make_topics,
     "inbox": lambda root: (root / "inbox").mkdir(exist_ok=True),
