@@ -8,6 +8,7 @@ How README.md is read (conventions for whoever edits it):
 - Each command runs with bash in a temporary folder holding a copy of ``seeds/``, a ``.venv``
   that is this test's environment, and the files named in ``PLACEHOLDERS`` below: a command
   that names another file needs an entry there (or an exclusion).
+- ``NEWSBEAM_README=draft.md pytest tests/test_readme_commands.py`` checks a draft.
 - A command is skipped only when it matches ``EXCLUDED`` (each with its reason): the install
   itself (checked instead: it must install every extra the examples need), the test suite,
   endless streaming runs, clusters and cloud storage, and benchmarks that need ../shared.
@@ -27,7 +28,8 @@ import pytest
 
 from tests.support import REPO, SEEDS
 
-README = REPO / "README.md"
+# NEWSBEAM_README=draft.md checks a draft of the README before it replaces README.md.
+README = Path(os.environ.get("NEWSBEAM_README") or REPO / "README.md")
 # Command pattern -> why the test does not run it.
 EXCLUDED = {
     r"tests\.benchmarks|\$D\b|\.\./shared": "a benchmark: minutes of work, or the dev sets in "
