@@ -29,6 +29,9 @@ class Outputs:
     articles: beam.PCollection
     copies: beam.PCollection
     dead_letters: beam.PCollection
+    # Each stage's dead letters before the Flatten (the local live runner runs a Flatten
+    # of several inputs only once its source ends, which in streaming is never).
+    dead_letter_parts: tuple[tuple[str, beam.PCollection], ...] = ()
 
 
 def process(
@@ -38,7 +41,6 @@ def process(
     streaming: bool = False,
 ) -> Outputs:
     """Every stage from raw pages to articles, syndicated copies and dead letters."""
-    pages = pages | "Progress/read" >> CountProgress(READ)
     decoded = pages | "Decode" >> DecodePages(opts.max_page_bytes)
     extracted = decoded[MAIN] | "Extract" >> ExtractArticles(opts.extract_time_limit)
     datelined = extracted[MAIN] | "Datelines" >> FindDatelines()
@@ -49,33 +51,52 @@ def process(
     stories = done | "Syndication" >> DetectSyndication(
         streaming=streaming, ttl_days=opts.dedup_ttl_days
     )
-    dead = (
-        decoded[DEAD],
-        extracted[DEAD],
-        datelined[DEAD],
-        dated[DEAD],
-        tagged[DEAD],
-    ) | "AllDeadLetters" >> beam.Flatten() | "Progress/dead" >> CountProgress(DONE)
-    return Outputs(stories[ARTICLES], stories[COPIES], dead)
+    parts = (
+        ("decode", decoded[DEAD]),
+        ("extract", extracted[DEAD]),
+        ("datelines", datelined[DEAD]),
+        ("dates", dated[DEAD]),
+        ("topics", tagged[DEAD]),
+    )
+    dead = tuple(pcoll for _, pcoll in parts) | "AllDeadLetters" >> beam.Flatten()
+    return Outputs(stories[ARTICLES], stories[COPIES], dead, parts)
 
 
-def avro_records(outputs: Outputs, reference_time: datetime) -> dict[str, beam.PCollection]:
-    """Each output as Avro dicts, stamped with the run's time and the producing versions."""
+def avro_records(
+    outputs: Outputs, reference_time: datetime, split_dead_letters: bool = False
+) -> dict[str, beam.PCollection]:
+    """Each output as Avro dicts, stamped with the run's time and the producing versions.
+
+    ``split_dead_letters``: each stage's dead letters apart (``dead_letters/<stage>``).
+    """
     ingested_ms = int(reference_time.timestamp() * 1000)
     version = pipeline_version()
-    streams = {ARTICLES: outputs.articles, COPIES: outputs.copies, DEAD_LETTERS: outputs.dead_letters}
+    streams = {ARTICLES: outputs.articles, COPIES: outputs.copies}
+    if split_dead_letters:
+        streams.update({f"{DEAD_LETTERS}/{stage}": p for stage, p in outputs.dead_letter_parts})
+    else:
+        streams[DEAD_LETTERS] = outputs.dead_letters
     return {
-        kind: pcoll | f"Records/{kind}" >> ToRecords(kind, ingested_ms, version)
-        for kind, pcoll in streams.items()
+        name: pcoll
+        | f"Records/{name}" >> ToRecords(name.split("/")[0], ingested_ms, version)
+        for name, pcoll in streams.items()
     }
 
 
 def build(
-    pipeline: beam.Pipeline, opts: NewsbeamOptions, reference_time: datetime, inputs: list[str]
+    pipeline: beam.Pipeline,
+    opts: NewsbeamOptions,
+    reference_time: datetime,
+    inputs: list[str],
+    output: str | None = None,
 ) -> beam.Pipeline:
-    """The batch pipeline: read ``inputs`` globs, process, write Avro under ``opts.output``."""
+    """The batch pipeline: read ``inputs`` globs, process, write Avro under ``output``
+    (the run's staging folder; ``opts.output`` when not given)."""
     pages = pipeline | "Read" >> ReadPages(inputs, opts.max_page_bytes)
+    pages = pages | "Progress/read" >> CountProgress(READ)
     outputs = process(pages, opts, reference_time)
+    # Counted here, in batch: streaming on the local runner never runs this Flatten.
+    outputs.dead_letters | "Progress/dead" >> CountProgress(DONE)
     for kind, records in avro_records(outputs, reference_time).items():
-        records | f"Write/{kind}" >> WriteAvroFolder(opts.output, kind, opts.num_shards)
+        records | f"Write/{kind}" >> WriteAvroFolder(output or opts.output, kind, opts.num_shards)
     return pipeline

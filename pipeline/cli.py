@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline.accounting import batch_books, written_counts
 from pipeline.options import (
     DEFAULT_INPUT,
     VERBOSITY_FLAGS,
@@ -41,6 +42,13 @@ from pipeline.progress import (
     ProgressReporter,
     setup_logging,
     worker_noise_filtered,
+)
+from pipeline.publish import (
+    OutputInUse,
+    discard_staging,
+    new_staging,
+    publish,
+    take_output_lock,
 )
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns, is_jsonl
@@ -251,6 +259,7 @@ class Plan:
     inputs: list[str]
     reference: datetime
     total_pages: int | None
+    files_matched: int = 0
 
 
 def check_command(command: Command) -> Plan:
@@ -266,7 +275,7 @@ def check_command(command: Command) -> Plan:
     inputs = args.input or [DEFAULT_INPUT]
     matched = check_inputs(inputs)
     LOG.info("%d files match %s", sum(matched.values()), shown(inputs))
-    return Plan(command, inputs, reference, count_pages(inputs))
+    return Plan(command, inputs, reference, count_pages(inputs), sum(matched.values()))
 
 
 def shown(values: list[str], limit: int = 3) -> str:
@@ -392,7 +401,9 @@ def is_retryable(exc: BaseException) -> bool:
 def run_attempts(plan: Plan, options, reporter: ProgressReporter | None):
     """Build and run the batch pipeline, again while a failure is one a retry can cure.
 
-    Returns Beam's result; raises the last failure when no attempt succeeded.
+    Each attempt writes into its own staging folder (discarded when the attempt fails).
+    Returns Beam's result and the staging folder; raises the last failure when no attempt
+    succeeded.
     """
     import apache_beam as beam
 
@@ -406,17 +417,20 @@ def run_attempts(plan: Plan, options, reporter: ProgressReporter | None):
     for attempt in range(1, attempts + 1):
         if reporter is not None and attempt > 1:
             reporter.restart()
-        pipeline = build(beam.Pipeline(options=options), opts, plan.reference, plan.inputs)
+        staging = new_staging(opts.output)
         try:
+            pipeline = build(beam.Pipeline(options=options), opts, plan.reference, plan.inputs,
+                             staging)
             _RUN_LOST.clear()
             _RUN_IN_PROGRESS.set()
             result = pipeline.run()
             result.wait_until_finish()
-            return result
+            return result, staging
         except (Exception, WorkerLost) as exc:  # noqa: BLE001 - retried or reported below
-            remove_beam_temporaries(opts.output)
-            # Beam's local runners do not retry a lost worker; Beam publishes output only
-            # when the whole run succeeds, so running again cannot duplicate anything.
+            remove_beam_temporaries(staging)
+            discard_staging(staging)
+            # Beam's local runners do not retry a lost worker; nothing is published before
+            # the whole run succeeds, so running again cannot duplicate anything.
             if attempt == attempts or not is_retryable(exc):
                 raise
             LOG.warning("run failed (%s); running again, attempt %d of %d",
@@ -514,17 +528,45 @@ def run(argv: list[str]) -> int:
 
         return run_streaming(command.beam_argv, options, plan.reference)
 
+    try:
+        lock = take_output_lock(args.output)
+    except OutputInUse as exc:
+        return user_error(str(exc))
+    try:
+        return _run_batch(plan, options)
+    finally:
+        lock.release()
+
+
+def _run_batch(plan: Plan, options) -> int:
+    """The batch run, holding the output's lock: staged, its books checked, then published."""
+    args = plan.command.args
     removed = clear_previous_output(args.output)
     if removed:
         LOG.info("removed %d Avro files of an earlier run in %s", removed, args.output)
     started = time.monotonic()
     try:
-        result = _run_with_progress(plan, options)
+        result, staging = _run_with_progress(plan, options)
     except (Exception, WorkerLost) as exc:  # noqa: BLE001 - reported in one line
-        return _report_failure(exc, max(1, args.run_attempts), command.verbosity)
-    summary = summarize(counters(result), time.monotonic() - started, plan.inputs, args.output)
-    summary = complete(summary, args.output, stage_seconds(result))
-    write_summary(args.output, summary)
+        return _report_failure(exc, max(1, args.run_attempts), plan.command.verbosity)
+    totals = counters(result)
+    summary = summarize(totals, time.monotonic() - started, plan.inputs, args.output)
+    books = batch_books(totals, plan.files_matched, written_counts(staging))
+    summary.update(books=books, accounted=books["balanced"])
+    seconds = stage_seconds(result)
+    if not books["balanced"]:
+        # Unbalanced books mean records were lost or doubled: the output is not complete,
+        # so it is not published; what was written stays in the staging folder to look at.
+        summary["output"] = staging
+        summary = complete(summary, staging, seconds)
+        write_summary(staging, summary)
+        print_summary(summary)
+        print(f"newsbeam: the run's books do not balance; output NOT published, kept in "
+              f"{staging}", file=sys.stderr)
+        return 1
+    publish(staging, args.output)
+    summary = complete(summary, args.output, seconds)
+    write_summary(args.output, summary)  # last: a folder with summary.json is complete
     print_summary(summary)
     return 0
 

@@ -1,12 +1,7 @@
 """Streaming: watch a folder (or read Pub/Sub), process each page as it lands, write Avro as it goes.
 
-Two sinks, chosen by runner (see the README's streaming section):
-- On Beam's local live runner (FnApiRunner), GroupByKey and window firings do
-  not happen while the source runs, so records are written per bundle: each
-  bundle's records go to a hidden temporary Avro file that is renamed into
-  place when the bundle finishes. A reader never sees a half-written file.
-- On runners with full streaming semantics (Dataflow, Flink, TestStream),
-  output is windowed (``--window_seconds``) and written by ``fileio.WriteToFiles``.
+The sources (watched folder, Pub/Sub) are in ``pipeline/sources.py`` and the
+sinks in ``pipeline/sinks.py``; this module wires a streaming run and runs it.
 
 Event time of a page: its crawler's ``fetched_at`` when the page gives one (a
 JSON line's field), else the file's modification time.
@@ -19,290 +14,139 @@ page is written at once as a further pane of its window, in its own file
 (``part-START-END-late-RANDOM.avro``). A page later than that is dropped by
 the runner (Dataflow counts it as dropped due to lateness); the local live
 runner has no windows and never drops.
+
+The books (local runs): the reader writes a ledger entry per file it read (how many
+pages it gave) under ``DIR/.ledger/``; at the end the summary compares it, file by
+file, with the records written. Stopping drains first: the watcher stops taking new
+files and the run ends once what was read has been written (or ``DRAIN_SECONDS``
+have passed; then the books say what is missing and the command exits non-zero).
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
-import re
 import signal
+import stat
 import sys
 import time
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import apache_beam as beam
 import fastavro
-from apache_beam.coders import VarIntCoder
-from apache_beam.io import fileio
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.transforms import trigger
-from apache_beam.transforms.periodicsequence import PeriodicImpulse
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
-from apache_beam.transforms.window import FixedWindows, GlobalWindow, TimestampedValue
-from apache_beam.utils.timestamp import Duration
-from apache_beam.utils.windowed_value import PaneInfoTiming
+from apache_beam.transforms.window import TimestampedValue
 
-import schemas
+from pipeline.accounting import records_in, streaming_books, written_by_file
 from pipeline.options import NewsbeamOptions
 from pipeline.progress import setup_logging, streaming_line
-from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
-from pipeline.sources import event_time, read_file
+from pipeline.publish import OutputInUse, take_output_lock
+from pipeline.sinks import (
+    ARTICLES,
+    COPIES,
+    DEAD_LETTERS,
+    OUTPUTS,
+    remove_temporaries,
+    write_streaming,
+    written_sources,
+)
+from pipeline.sources import (
+    ReadPubSub,
+    WatchFolder,
+    display_path,
+    input_roots,
+    read_watched,
+)
 from pipeline.summary import complete, print_summary, write_summary
-from transforms.decode import _iso_or_none
-from transforms.failures import count
-from transforms.records import Page
 
 LOG = logging.getLogger("newsbeam")
-PART_SUFFIX = ".part"
-TEMP_PREFIX = "."
-TEMP_SUFFIX = ".tmp"
-_JSON_LINE_SOURCE = re.compile(r"^(.*\.(?:jsonl|ndjson)(?:\.gz)?):\d+$", re.IGNORECASE)
 LOCAL_RUNNERS = ("DirectRunner", "FnApiRunner", "direct", "SwitchingDirectRunner")
 # The parent prints progress this often while the stream runs.
 PROGRESS_SECONDS = 10.0
+LEDGER_FOLDER = ".ledger"
+STOP_FILE = ".draining"
+# On stop, how long to wait for what was read to be written before stopping anyway.
+DRAIN_SECONDS = 30.0
+DRAIN_POLL_SECONDS = 0.2
 
 
-# ---------------------------------------------------------------- watching a folder
+# ---------------------------------------------------------------- the reader's ledger
 
 
-def ready_files(pattern: str, stable_seconds: float, now: float) -> list[tuple[str, int, float]]:
-    """Files matching ``pattern`` that are complete: not ``*.part``, unchanged for ``stable_seconds``.
-
-    A writer that cannot finish a file within that time writes ``name.part`` and
-    renames it when complete (the rename is atomic, so the file is never seen half-written).
-    """
-    ready = []
-    for path in sorted(glob.glob(pattern)):
-        if path.endswith(PART_SUFFIX) or os.path.basename(path).startswith(TEMP_PREFIX):
-            continue
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            continue  # renamed or removed between listing and stat
-        if not os.path.isfile(path) or now - stat.st_mtime < stable_seconds:
-            continue
-        ready.append((path, stat.st_size, stat.st_mtime))
-    return ready
+def _ledger_path(output_dir: str, source: str) -> str:
+    name = hashlib.sha1(source.encode("utf-8")).hexdigest()[:24]
+    return os.path.join(output_dir, LEDGER_FOLDER, f"{name}.json")
 
 
-class _EmitEachPathOnce(beam.DoFn):
-    """Keyed by path: the folder is re-listed on every poll, each file goes on once."""
-
-    SEEN = ReadModifyWriteStateSpec("seen", VarIntCoder())
-
-    def process(self, element: tuple[str, tuple[int, float]], seen=beam.DoFn.StateParam(SEEN)):
-        path, (size, mtime) = element
-        if seen.read():
-            return
-        seen.write(1)
-        yield FileMetadata(path, size, last_updated_in_seconds=mtime)
-
-
-def _list_folder(tick, pattern: str, stable_seconds: float, skip: frozenset[str]):
-    for path, size, mtime in ready_files(pattern, stable_seconds, time.time()):
-        if path not in skip:
-            yield path, (size, mtime)
-
-
-class WatchFolder(beam.PTransform):
-    """File metadata of each new complete file matching ``pattern``, once, as it appears."""
-
-    def __init__(
-        self,
-        pattern: str,
-        poll_interval: float,
-        stable_seconds: float,
-        start: float,
-        skip: Iterable[str] = (),
-    ):
-        super().__init__()
-        self._pattern = pattern
-        self._poll = poll_interval
-        self._stable = stable_seconds
-        self._start = start  # PeriodicImpulse's default start is fixed at import time
-        self._skip = frozenset(skip)
-
-    def expand(self, pbegin):
-        return (
-            pbegin
-            | "Poll" >> PeriodicImpulse(start_timestamp=self._start, fire_interval=self._poll)
-            | "List"
-            >> beam.FlatMap(
-                _list_folder, self._pattern, self._stable, self._skip
-            ).with_output_types(tuple[str, tuple[int, float]])
-            | "Once" >> beam.ParDo(_EmitEachPathOnce())
-        )
+def _read_and_record(metadata: FileMetadata, max_bytes: int, roots: tuple[str, ...],
+                     output_dir: str) -> Iterable[TimestampedValue]:
+    """The pages of one watched file, then a ledger entry saying how many there were."""
+    pages = 0
+    for stamped in read_watched(metadata, max_bytes, roots):
+        pages += 1
+        yield stamped
+    source = display_path(metadata.path)
+    entry = {"file": source, "pages": pages,
+             "special": pages == 0 and _is_special(metadata.path)}
+    path = _ledger_path(output_dir, source)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp = f"{path}.{uuid.uuid4().hex[:8]}.tmp"
+    with open(temp, "w", encoding="utf-8") as handle:
+        json.dump(entry, handle)
+    os.replace(temp, path)
 
 
-def page_event_time(page: Page) -> float:
-    """Event time: a JSON line's ``fetched_at`` when given, else the page's (the file's mtime), else 0.
-
-    ``read_file`` stamps every page with its file's mtime; a JSON line's own
-    ``fetched_at`` is only read by decode, so it is looked up here first.
-    """
-    if page.declared_kind == "jsonl":
-        seconds = _json_fetched_at(page.body)
-        if seconds is not None:
-            return seconds
-    return event_time(page)
-
-
-def _read_pages(metadata: FileMetadata, max_bytes: int) -> Iterable[TimestampedValue]:
-    count("files_read")
-    for page in read_file(metadata, max_bytes):
-        yield TimestampedValue(page, page_event_time(page))
-
-
-def _pubsub_page(message: bytes, published=beam.DoFn.TimestampParam) -> TimestampedValue:
-    """A Pub/Sub message as a page: event time its fetched_at, else the message's publish time.
-
-    (Not 0: a page stamped 1970 is behind every window's allowed lateness and
-    the runner would drop it, or its dead letter, unseen.)
-    """
-    page = Page("pubsub", message, len(message), declared_kind="jsonl")
-    seconds = _json_fetched_at(message)
-    return TimestampedValue(page, published if seconds is None else seconds)
-
-
-def _json_fetched_at(line: bytes) -> float | None:
-    """A JSON line's fetched_at in epoch seconds (read as decode reads it), or None."""
+def _is_special(path: str) -> bool:
     try:
-        record = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
-        return None  # decode dead-letters it
-    iso = _iso_or_none(record.get("fetched_at")) if isinstance(record, dict) else None
-    return datetime.fromisoformat(iso).timestamp() if iso else None
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
-# ---------------------------------------------------------------- sinks
+def read_ledger(output_dir: str) -> list[dict]:
+    entries = []
+    for path in sorted(glob.glob(os.path.join(output_dir, LEDGER_FOLDER, "*.json"))):
+        with open(path, encoding="utf-8") as handle:
+            entries.append(json.load(handle))
+    return entries
 
 
-def file_of(source: str) -> str:
-    """The file a record came from: its source without a JSON line's ``:N``."""
-    match = _JSON_LINE_SOURCE.match(source)
-    return match.group(1) if match else source
+def forget_unwritten(output_dir: str, written: set[str]) -> int:
+    """Drop ledger entries of files with no record written: a restart reads them again."""
+    dropped = 0
+    for path in glob.glob(os.path.join(output_dir, LEDGER_FOLDER, "*")):
+        if path.endswith(".tmp"):
+            os.remove(path)
+            continue
+        with open(path, encoding="utf-8") as handle:
+            entry = json.load(handle)
+        if entry["pages"] and entry["file"] not in written:
+            os.remove(path)
+            dropped += 1
+    return dropped
 
 
-def written_sources(output_dir: str) -> set[str]:
-    """Files already written under ``output_dir`` by an earlier run (so a restart skips them)."""
-    files = set()
-    for kind in OUTPUTS:
-        for path in glob.glob(os.path.join(output_dir, kind, "*.avro")):
-            with open(path, "rb") as handle:
-                files.update(file_of(record["source"]) for record in fastavro.reader(handle))
-    return files
+def books(output_dir: str) -> dict:
+    """The streaming run's books: the ledger against the records written, file by file."""
+    entries = read_ledger(output_dir)
+    ledger = {e["file"]: e["pages"] for e in entries if not e.get("special")}
+    special = sum(1 for e in entries if e.get("special"))
+    return streaming_books(ledger, special, written_by_file(output_dir))
 
 
-class _WriteBundleAvro(beam.DoFn):
-    """Each bundle's records to one Avro file: written under a hidden temporary name, then renamed."""
-
-    def __init__(self, folder: str, schema_name: str):
-        self._folder = folder
-        self._schema_name = schema_name
-        self._records: list[dict] = []
-
-    def setup(self) -> None:
-        self._schema = schemas.parsed(self._schema_name)
-        os.makedirs(self._folder, exist_ok=True)
-
-    def start_bundle(self) -> None:
-        self._records = []
-
-    def process(self, record: dict) -> None:
-        self._records.append(record)
-
-    def finish_bundle(self) -> None:
-        if not self._records:
-            return
-        name = f"part-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}.avro"
-        temp = os.path.join(self._folder, f"{TEMP_PREFIX}{name}{TEMP_SUFFIX}")
-        with open(temp, "wb") as handle:
-            fastavro.writer(handle, self._schema, self._records, codec="deflate")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, os.path.join(self._folder, name))
-        self._records = []
-
-
-class _AvroFileSink(fileio.FileSink):
-    def __init__(self, schema_name: str):
-        self._schema_name = schema_name
-        self._records: list[dict] = []
-
-    def open(self, fh) -> None:
-        self._handle = fh
-        self._records = []
-
-    def write(self, record: dict) -> None:
-        self._records.append(record)
-
-    def flush(self) -> None:
-        fastavro.writer(
-            self._handle, schemas.parsed(self._schema_name), self._records, codec="deflate"
-        )
-        self._records = []
-
-
-def window_file_name(window, pane, shard_index, total_shards, compression, destination) -> str:
-    """``part-START-END-TIMING-RANDOM.avro``: every firing of a window gets its own file.
-
-    Beam's ``default_file_naming`` leaves the pane out, so a late pane got the
-    on-time file's name and replaced it (measured on the DirectRunner, where
-    the pane index is also 0 on every firing; only its timing is kept). A
-    random part keeps each firing's file apart; a retried rename finds its
-    temporary file already moved, so a retry adds no duplicate.
-    """
-    name = "part"
-    if window != GlobalWindow():
-        start = window.start.to_utc_datetime().strftime("%Y%m%dT%H%M%S")
-        end = window.end.to_utc_datetime().strftime("%Y%m%dT%H%M%S")
-        name += f"-{start}-{end}"
-    timing = PaneInfoTiming.to_string(pane.timing).lower() if pane is not None else "pane"
-    return f"{name}-{timing}-{uuid.uuid4().hex[:12]}.avro"
-
-
-def write_streaming(
-    records,
-    output_dir: str,
-    kind: str,
-    live_local: bool,
-    window_seconds: int,
-    allowed_lateness_seconds: float = 0,
-):
-    """Write one kind of record in streaming: per bundle on the local runner, windowed elsewhere.
-
-    Windowed: a window's on-time pane is written when the watermark passes its
-    end; each page up to ``allowed_lateness_seconds`` late then fires a further
-    pane (its own file); later pages are dropped by the runner.
-    """
-    folder = os.path.join(output_dir, kind)
-    if live_local:
-        return records | f"Bundles/{kind}" >> beam.ParDo(_WriteBundleAvro(folder, OUTPUTS[kind]))
-    return (
-        records
-        | f"Window/{kind}"
-        >> beam.WindowInto(
-            FixedWindows(window_seconds),
-            trigger=trigger.AfterWatermark(late=trigger.AfterCount(1)),
-            accumulation_mode=trigger.AccumulationMode.DISCARDING,
-            allowed_lateness=Duration(seconds=allowed_lateness_seconds),
-        )
-        | f"Files/{kind}"
-        >> fileio.WriteToFiles(
-            path=folder,
-            destination=lambda record: kind,
-            sink=lambda destination: _AvroFileSink(OUTPUTS[kind]),
-            file_naming=window_file_name,
-            max_writers_per_bundle=0,
-        )
-    )
+def _drained(output_dir: str) -> bool:
+    """Cheap check: as many records written as pages in the ledger (block headers only)."""
+    pages = sum(e["pages"] for e in read_ledger(output_dir))
+    written = sum(records_in(glob.glob(os.path.join(output_dir, kind, "*.avro")))
+                  for kind in OUTPUTS)
+    return written >= pages
 
 
 # ---------------------------------------------------------------- wiring
@@ -325,28 +169,30 @@ def build_streaming(
     from pipeline.build import avro_records, process
 
     if opts.pubsub_subscription:
-        from apache_beam.io.gcp.pubsub import ReadFromPubSub
-
-        pages = (
-            pipeline
-            | "PubSub" >> ReadFromPubSub(subscription=opts.pubsub_subscription)
-            | "Pages" >> beam.Map(_pubsub_page)
-        )
+        pages = pipeline | "PubSub" >> ReadPubSub(opts.pubsub_subscription)
     else:
-        pages = (
-            pipeline
-            | "Watch"
-            >> WatchFolder(
-                opts.watch,
-                opts.poll_interval,
-                opts.stable_seconds,
-                time.time() if start is None else start,
-                skip,
-            )
-            | "Read" >> beam.FlatMap(_read_pages, opts.max_page_bytes)
+        files = pipeline | "Watch" >> WatchFolder(
+            opts.watch,
+            opts.poll_interval,
+            opts.stable_seconds,
+            time.time() if start is None else start,
+            skip,
+            stop=os.path.join(opts.output, STOP_FILE) if live_local else "",
         )
+        roots = input_roots([opts.watch])
+        if live_local:
+            pages = files | "Read" >> beam.FlatMap(
+                _read_and_record, opts.max_page_bytes, roots, opts.output
+            )
+        else:
+            pages = files | "Read" >> beam.FlatMap(read_watched, opts.max_page_bytes, roots)
     outputs = process(pages, opts, reference_time, streaming=True)
-    for kind, records in avro_records(outputs, reference_time).items():
+    # The local live runner runs a Flatten of several inputs only when the source ends
+    # (never, in streaming): every dead letter was lost. There each stage's dead letters
+    # get their own writer.
+    streams = avro_records(outputs, reference_time, split_dead_letters=live_local)
+    for name, records in streams.items():
+        kind = DEAD_LETTERS if name.startswith(DEAD_LETTERS) else name
         write_streaming(
             records,
             opts.output,
@@ -354,6 +200,7 @@ def build_streaming(
             live_local,
             opts.window_seconds,
             allowed_lateness_seconds=opts.dedup_ttl_days * 86_400,
+            label=name.removeprefix(kind),
         )
     return pipeline
 
@@ -380,17 +227,7 @@ def output_summary(output_dir: str) -> dict:
         "dead_letters": totals[DEAD_LETTERS],
         "dead_letters_by_reason": dict(sorted(reasons.items())),
         "articles_per_topic": dict(sorted(topics.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "accounted": True,
     }
-
-
-def remove_temporaries(output_dir: str) -> int:
-    removed = 0
-    for kind in OUTPUTS:
-        for path in glob.glob(os.path.join(output_dir, kind, f"{TEMP_PREFIX}*{TEMP_SUFFIX}")):
-            os.remove(path)
-            removed += 1
-    return removed
 
 
 # The local runner re-runs a deferred source at once, ignoring the delay it asked
@@ -455,8 +292,25 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
                  options.view_as(StandardOptions).runner, result.state)
         return 0
     os.makedirs(opts.output, exist_ok=True)
+    try:
+        lock = take_output_lock(opts.output)
+    except OutputInUse as exc:
+        print(f"newsbeam: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _run_local(argv, opts, reference_time)
+    finally:
+        lock.release()
+
+
+def _run_local(argv: list[str], opts: NewsbeamOptions, reference_time: datetime) -> int:
+    """The local live run: the pipeline in a child process, drained and stopped on a signal."""
     remove_temporaries(opts.output)
+    stop_file = os.path.join(opts.output, STOP_FILE)
+    if os.path.exists(stop_file):
+        os.remove(stop_file)
     skip = sorted(written_sources(opts.output))
+    forget_unwritten(opts.output, set(skip))
     if skip:
         LOG.info("%d pages already written in %s are skipped", len(skip), opts.output)
     child = multiprocessing.get_context("spawn").Process(
@@ -478,6 +332,8 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
             if time.monotonic() - last_report >= PROGRESS_SECONDS:
                 last_report = time.monotonic()
                 LOG.info(streaming_line(output_summary(opts.output), last_report - started))
+        if child.is_alive():
+            _drain(opts.output, stop_file, child)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -487,14 +343,34 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
             if child.is_alive():
                 child.kill()
                 child.join()
+        if os.path.exists(stop_file):
+            os.remove(stop_file)
     remove_temporaries(opts.output)
     summary = output_summary(opts.output)
+    summary["books"] = books(opts.output)
+    summary["accounted"] = summary["books"]["balanced"]
     summary.update(
         inputs=[opts.watch], output=opts.output, seconds=round(time.monotonic() - started, 2)
     )
     summary = complete(summary, opts.output)
     write_summary(opts.output, summary)
     print_summary(summary)
+    if not summary["accounted"]:
+        return 1
     if stop["signal"] is None and child.exitcode not in (0, None):
         return 1
     return 0
+
+
+def _drain(output_dir: str, stop_file: str, child) -> None:
+    """Stop taking new files, then wait until what was read is written (or DRAIN_SECONDS)."""
+    with open(stop_file, "w", encoding="utf-8") as handle:
+        handle.write(f"{os.getpid()}\n")
+    LOG.info("stopping: writing what was read (up to %.0f s)", DRAIN_SECONDS)
+    deadline = time.monotonic() + DRAIN_SECONDS
+    # A poll of the watcher may be under way when the stop file appears: give it one.
+    time.sleep(DRAIN_POLL_SECONDS * 2)
+    while time.monotonic() < deadline and child.is_alive():
+        if _drained(output_dir):
+            return
+        time.sleep(DRAIN_POLL_SECONDS)

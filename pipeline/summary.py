@@ -19,6 +19,7 @@ from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
+from pipeline.accounting import describe
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
 from transforms.failures import METRICS_NAMESPACE
 from transforms.output import WRITTEN_TOPIC_PREFIX
@@ -278,7 +279,9 @@ def print_summary(summary: dict, stream: TextIO | None = None) -> None:
     for line in summary_lines(summary):
         print(line, file=stream)
     if not summary["accounted"]:
-        print("newsbeam: WARNING: pages read != articles + copies + dead letters", file=sys.stderr)
+        print("newsbeam: WARNING: the books do not balance:", file=sys.stderr)
+        for line in describe(summary["books"]) if "books" in summary else []:
+            print(f"    {line}", file=sys.stderr)
 
 
 __all__ = [

@@ -44,6 +44,18 @@ WESTERN = ["Le ministère nord-coréen des affaires étrangères a déclaré mar
            "l’agence, citant des diplomates à Séoul et à Tokyo."]
 
 
+def lying(paragraphs: list[str], charset: str) -> bytes:
+    """A UTF-8 page that declares another charset."""
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return html(body, f'<meta charset="{charset}">').encode("utf-8")
+
+
+def gzip_members(data: bytes, members: int) -> bytes:
+    """``data`` gzipped as several members, as ``cat a.gz b.gz`` makes."""
+    step = len(data) // members + 1
+    return b"".join(gzip.compress(data[i:i + step]) for i in range(0, len(data), step))
+
+
 def billion_laughs() -> bytes:
     entities = ['<!ENTITY lol "lol">'] + [
         f'<!ENTITY lol{i} "{"&lol" + str(i - 1) + ";" if i > 1 else "&lol;"}' * 10 + '">'
@@ -62,7 +74,9 @@ def hostile_pages(huge_bytes: int) -> dict[str, tuple[bytes, str]]:
         "blank.txt": (b" \n\t\r\n   \n", "empty"),
         "random.html": (bytes(rng.randrange(256) for _ in range(20_000)), "binary"),
         "png-named.html": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(5000), "binary"),
-        "invalid-utf8.txt": (b"North Korea \xc3\x28 talks \xff\xfe " * 400, "bad_encoding"),
+        # Not UTF-8, nothing declared: charset_normalizer reads it (as a legacy charset), and
+        # a phrase repeated 400 times is no article.
+        "invalid-utf8.txt": (b"North Korea \xc3\x28 talks \xff\xfe " * 400, "no_article"),
         "utf16-bom.html": (html(ARTICLE_EN).encode("utf-16"), "article"),
         "utf16-le-no-bom.html": (html(ARTICLE_EN).encode("utf-16-le"), "article"),
         "utf16-be-no-bom.html": (html(ARTICLE_EN).encode("utf-16-be"), "article"),
@@ -73,6 +87,13 @@ def hostile_pages(huge_bytes: int) -> dict[str, tuple[bytes, str]]:
         "deep.html": (html(deep).encode(), "no_article"),
         "billion-laughs.xhtml": (billion_laughs(), "article"),
         "bomb.html.gz": (gzip.compress(b"<p>" + b"A" * 50_000_000 + b"</p>", 9), "too_large"),
+        # A charset declaration that lies: valid UTF-8 wins; a codec that is no charset is ignored.
+        "utf8-declares-latin1.html": (lying(JAPANESE, "iso-8859-1"), "article"),
+        "utf8-declares-utf16.html": (lying(WESTERN, "utf-16"), "article"),
+        "utf8-declares-rot13.html": (lying(KOREAN, "rot13"), "article"),
+        "utf8-declares-base64.html": (lying(WESTERN, "base64"), "article"),
+        "gzip-cut.html.gz": (gzip.compress(html(ARTICLE_EN).encode())[:200], "bad_gzip"),
+        "gzip-members.html.gz": (gzip_members(html(ARTICLE_EN).encode(), 3), "article"),
         "no-article.html": (b"<html><body><nav><a href='/'>Home</a></nav></body></html>", "no_article"),
         "feed.jsonl": (
             b"{not json at all\n"
@@ -89,4 +110,9 @@ CONTENT_SNIPPETS = {
     "euc-kr.html": "납치 피해자",
     "windows-1252.html": "personnes enlevées",
     "utf16-bom.html": "abduction issue",
+    "utf8-declares-latin1.html": "拉致被害者",
+    "utf8-declares-utf16.html": "personnes enlevées",
+    "utf8-declares-rot13.html": "납치 피해자",
+    "utf8-declares-base64.html": "personnes enlevées",
+    "gzip-members.html.gz": "would not give up on dialogue",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -205,7 +206,7 @@ def test_run_attempts(monkeypatch, tmp_path, errors, attempts_made, succeeds):
 
     built = []
 
-    def fake_build(pipeline_, opts, reference, inputs):
+    def fake_build(pipeline_, opts, reference, inputs, output=None):
         built.append(1)
         return fake
 
@@ -217,7 +218,8 @@ def test_run_attempts(monkeypatch, tmp_path, errors, attempts_made, succeeds):
 
     options = PipelineOptions(command.beam_argv)
     if succeeds:
-        assert cli.run_attempts(plan, options, None) is fake
+        result, staging = cli.run_attempts(plan, options, None)
+        assert result is fake and os.path.isdir(staging)
     else:
         with pytest.raises(type(errors[-1])):
             cli.run_attempts(plan, options, None)

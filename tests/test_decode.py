@@ -3,6 +3,7 @@
 import codecs
 import gzip
 import json
+import zlib
 
 import pytest
 
@@ -23,7 +24,6 @@ def page(body: bytes, **kw) -> Page:
         (b"   \n\t  \r\n", "empty"),
         (bytes(range(256)) * 20, "binary"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00\x01\x02\x03" * 500, "binary"),
-        (b"abc \xfd\xfe\xc3 def" * 500, "bad_encoding"),
         (codecs.BOM_UTF8 + b"\xff\xfe\xfa abc", "bad_encoding"),
     ],
 )
@@ -166,3 +166,91 @@ def test_text_check_counts_each_odd_character():
     with pytest.raises(StageError) as caught:
         decode_page(page(("\ue000" * 90 + "a" * 4006).encode()))
     assert caught.value.reason == "binary"
+
+
+STORY = "<p>North Korea said on Tuesday it would reject any talks with Japan.</p>" * 3
+LATIN = "<p>Le ministère a déclaré mardi qu’il refusait tout dialogue avec le Japon, a précisé l’agence à Séoul.</p>" * 4
+JAPANESE = "<p>北朝鮮の外務省は火曜日、日本との対話に応じる考えはないとする談話を発表した。拉致被害者の帰国を求める。</p>" * 4
+KOREAN = "<p>북한 외무성은 화요일 일본과의 대화에 응할 생각이 없다는 담화를 발표했다. 납치 피해자 전원의 귀국을 요구했다.</p>" * 4
+
+
+def declared(body: str, charset: str) -> str:
+    return f'<html><head><meta charset="{charset}"><title>t</title></head><body>{body}</body></html>'
+
+
+@pytest.mark.parametrize("body", [LATIN, JAPANESE, KOREAN, STORY])
+@pytest.mark.parametrize(
+    "lie", ["iso-8859-1", "windows-1252", "utf-16", "utf-16le", "shift_jis", "euc-kr", "koi8-r"]
+)
+def test_valid_utf8_wins_over_a_lying_declaration(body, lie):
+    doc = decode_page(page(declared(body, lie).encode("utf-8")))
+    assert body in doc.content and doc.encoding == "utf-8"
+
+
+@pytest.mark.parametrize("codec", ["rot13", "rot_13", "base64", "hex", "zlib", "uu", "idna"])
+@pytest.mark.parametrize("body, real", [(LATIN, "utf-8"), (JAPANESE, "utf-8"), (LATIN, "cp1252")])
+def test_a_declared_codec_that_is_not_a_charset_is_ignored(codec, body, real):
+    doc = decode_page(page(declared(body, codec).encode(real)))
+    assert body in doc.content
+
+
+@pytest.mark.parametrize(
+    "body, real, lie",
+    [
+        (LATIN, "cp1252", "shift_jis"),  # bytes invalid in the declared charset
+        (JAPANESE, "shift_jis", "euc-kr"),
+        (JAPANESE, "euc-jp", "big5"),
+        (KOREAN, "euc-kr", "shift_jis"),
+        (JAPANESE, "shift_jis", None),  # nothing declared, not UTF-8
+        (KOREAN, "euc-kr", None),
+    ],
+)
+def test_bytes_neither_utf8_nor_the_declared_charset_are_detected(body, real, lie):
+    html = declared(body, lie) if lie else f"<html><body>{body}</body></html>"
+    doc = decode_page(page(html.encode(real)))
+    assert body in doc.content, (doc.encoding, doc.content[:200])
+
+
+def test_how_a_page_was_decoded_is_counted(monkeypatch):
+    import transforms.decode as decode
+
+    seen = []
+    monkeypatch.setattr(decode, "count", lambda name, value=1: seen.append(name))
+    decode_page(page(declared(LATIN, "iso-8859-1").encode("utf-8")))
+    decode_page(page(declared(LATIN, "windows-1252").encode("cp1252")))
+    decode_page(page(f"<html><body>{KOREAN}</body></html>".encode("euc-kr")))
+    assert seen == ["charset_utf8_over_declared", "charset_declared", "charset_detected"]
+
+
+GZIPPED = gzip.compress(declared(STORY * 20, "utf-8").encode())
+
+
+@pytest.mark.parametrize("cut", [11, 20, len(GZIPPED) // 3, len(GZIPPED) // 2, len(GZIPPED) - 8,
+                                 len(GZIPPED) - 1])
+def test_a_gzip_cut_short_is_bad_gzip_not_a_cut_page(cut):
+    with pytest.raises(StageError) as caught:
+        decode_page(page(GZIPPED[:cut]))
+    assert caught.value.reason == "bad_gzip"
+
+
+def test_a_corrupt_gzip_is_bad_gzip():
+    broken = GZIPPED[:30] + bytes(b ^ 0x5A for b in GZIPPED[30:60]) + GZIPPED[60:]
+    with pytest.raises(StageError) as caught:
+        decode_page(page(broken))
+    assert caught.value.reason == "bad_gzip"
+
+
+@pytest.mark.parametrize("members", [2, 3, 5])
+def test_every_member_of_a_multi_member_gzip_is_read(members):
+    parts = [f"<p>Part {n} of the story about talks.</p>".encode() for n in range(members)]
+    data = b"".join(gzip.compress(p) for p in parts)
+    assert gunzip_bounded(data, 10_000) == b"".join(parts)
+    assert gunzip_bounded(data + b"\0" * 512, 10_000) == b"".join(parts)  # tar-like padding
+
+
+def test_the_limit_holds_across_gzip_members():
+    data = gzip.compress(b"a" * 6000) + gzip.compress(b"b" * 6000)
+    with pytest.raises(StageError) as caught:
+        gunzip_bounded(data, 10_000)
+    assert caught.value.reason == "too_large"
+    assert zlib  # (zlib streams are not gzip members: only gzip's own framing is read)

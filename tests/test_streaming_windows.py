@@ -28,14 +28,8 @@ from apache_beam.transforms.window import FixedWindows, IntervalWindow, Timestam
 
 from pipeline.build import process
 from pipeline.options import NewsbeamOptions
-from pipeline.sinks import OUTPUTS
-from pipeline.streaming import (
-    _pubsub_page,
-    _read_pages,
-    page_event_time,
-    ready_files,
-    write_streaming,
-)
+from pipeline.sinks import OUTPUTS, write_streaming
+from pipeline.sources import page_event_time, pubsub_page, read_watched, ready_files
 from tests.corpus import html_page
 from tests.support import REFERENCE_TIME
 from transforms.output import ToRecords
@@ -67,7 +61,7 @@ FERRY, TRAM, ORCHARD, LIBRARY = _story(1), _story(2), _story(3), _story(4)
 
 
 def _page(name: str, paragraphs: list[str], at: float, title: str | None = None) -> TimestampedValue:
-    """A JSON-line page fetched at ``T0 + at``, stamped with that event time (as ``_read_pages`` does)."""
+    """A JSON-line page fetched at ``T0 + at``, stamped with that event time (as ``read_watched`` does)."""
     body = json.dumps({
         "url": f"https://news.example.test/{name}",
         "html": html_page(title or f"Council votes {name.split('-')[0]}", paragraphs),
@@ -248,7 +242,7 @@ def _read(folder: Path) -> dict[str, float]:
     times = {}
     for path, size, mtime in ready_files(str(folder / "*"), 0, now=2e9):
         metadata = FileMetadata(path, size, last_updated_in_seconds=mtime)
-        for stamped in _read_pages(metadata, 1 << 20):
+        for stamped in read_watched(metadata, 1 << 20, ()):
             times[os.path.basename(stamped.value.source)] = stamped.timestamp.micros / 1e6
     return times
 
@@ -281,7 +275,7 @@ def test_pubsub_event_time_is_fetched_at_else_the_publish_time():
     from apache_beam.utils.timestamp import Timestamp
 
     published = Timestamp(T0 + 99)
-    given = _pubsub_page(json.dumps({"text": "x", "fetched_at": T0 + 1}).encode(), published)
-    missing = _pubsub_page(json.dumps({"text": "x"}).encode(), published)
-    broken = _pubsub_page(b"{not json", published)  # decode dead-letters it, in its window
+    given = pubsub_page(json.dumps({"text": "x", "fetched_at": T0 + 1}).encode(), published)
+    missing = pubsub_page(json.dumps({"text": "x"}).encode(), published)
+    broken = pubsub_page(b"{not json", published)  # decode dead-letters it, in its window
     assert [v.timestamp for v in (given, missing, broken)] == [Timestamp(T0 + 1), published, published]

@@ -99,14 +99,14 @@ DESK_BYLINE = re.compile(
 READ_TIME = re.compile(r"^\d+\s*(?:min(?:ute)?s?|hrs?)\.?\s+read$", re.I)
 # A site describing itself: "X is your go-to online destination for ...".
 SELF_BLURB = re.compile(
-    r"^(?P<site>[A-Z][\w.&' -]{1,60}?)\s+is\s+(?:your|the|a|an)\s+(?:go-to|leading|premier|"
+    r"^(?P<site>[A-Z][\w.&' -]{1,60}?)\s{1,8}is\s+(?:your|the|a|an)\s+(?:go-to|leading|premier|"
     r"trusted|one-stop|number one|no\.? ?1|largest|online|independent|digital)\b.{0,80}?"
     r"\b(?:destination|source|platform|portal|site|website|publication|outlet|news)\b",
     re.I,
 )
 # "...reports Asian Lite News" closing a standfirst names the publisher.
 REPORTS_PUBLISHER = re.compile(
-    r"(?:…|\.\.\.|\s)\s*reports\s+(?P<site>[A-Z][\w.&'-]*(?:\s+[A-Z][\w.&'-]*){0,4})\s*$"
+    r"(?:…|\.\.\.|(?<!\s)\s)\s*reports\s+(?P<site>[A-Z][\w.&'-]*(?:\s+[A-Z][\w.&'-]*){0,4})\s*$"
 )
 # Closing credit lines: metadata, not body.
 CREDIT = re.compile(
@@ -352,7 +352,8 @@ class _Line:
 
 
 _TABLE_ROW = re.compile(r"\S {2,}\S+ {2,}\S")
-_DOUBLED = re.compile(r"^(?P<once>.{6,}?)\s+(?P=once)$")
+# Lines up to 500 characters: a backreference tried at every split is quadratic in the line.
+_DOUBLED = re.compile(r"^(?=.{13,500}$)(?P<once>.{6,}?)\s+(?P=once)$")
 _LEFTOVER_BREAK = re.compile(r"<br\s*/?>|</?p>", re.I)
 _MARKUP = re.compile(r"^\[\[.*\]\]$|^\S+\.(?:jpe?g|png|gif|webp|svg)$", re.I)
 _NAME = re.compile(r"^[A-Z][\w.'’-]*(?:\s+(?:[A-Z][\w.'’-]*|and|de|van|von|da|del|bin|al|&))*$")

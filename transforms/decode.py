@@ -13,12 +13,14 @@ from datetime import UTC, datetime
 from functools import partial
 
 import apache_beam as beam
+import charset_normalizer
 
 from transforms.failures import GuardedMap, count
 from transforms.records import (
     KIND_HTML,
     KIND_TEXT,
     STAGE_DECODE,
+    STAGE_READ,
     Document,
     Page,
     StageError,
@@ -45,11 +47,15 @@ _HTML_START = re.compile(
     r"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html|head|body|\?xml)", re.I | re.S
 )
 _HTML_TAG = re.compile(
-    r"<(p|div|span|a|br|article|section|h[1-6]|table|ul|li|meta|script|title)\b[^>]*>", re.I
+    r"<(p|div|span|a|br|article|section|h[1-6]|table|ul|li|meta|script|title)\b[^<>]*>", re.I
 )
 # A text with at least this many common tags per 1,000 characters is HTML even
 # without a <html> start (fragments, crawler snippets).
 HTML_TAGS_PER_KCHAR = 1.0
+# Python text codecs that no web page is written in (a declaration naming one is ignored).
+_NOT_WEB_CHARSETS = frozenset(
+    {"idna", "punycode", "unicode-escape", "raw-unicode-escape", "utf-7", "undefined"}
+)
 _NON_TEXT_CATEGORIES = frozenset({"Cc", "Cn", "Co", "Cs"})
 # NUL to backspace and SO to US except ESC, as bytes for ``bytes.translate`` (C speed).
 _BINARY_CONTROLS = bytes([*range(0, 9), *(b for b in range(14, 32) if b != 27)])
@@ -70,19 +76,32 @@ def _page_id_of(url: str | None, encoded: bytes) -> str:
 
 
 def gunzip_bounded(data: bytes, max_bytes: int) -> bytes:
-    """Decompress gzip data, refusing output over ``max_bytes`` (a gzip bomb stops early)."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    """Decompress gzip data, every member of it, refusing output over ``max_bytes``.
+
+    A gzip bomb stops early; data cut short (no end of stream) is ``bad_gzip``,
+    not a page with cut text; further members (``cat a.gz b.gz``) are read too,
+    as gzip(1) reads them.
+    """
     out = io.BytesIO()
+    rest = data
     try:
-        chunk = inflater.decompress(data, max_bytes + 1)
-        out.write(chunk)
-        while inflater.unconsumed_tail and out.tell() <= max_bytes:
-            out.write(inflater.decompress(inflater.unconsumed_tail, max_bytes + 1 - out.tell()))
+        while True:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out.write(inflater.decompress(rest, max_bytes + 1 - out.tell()))
+            while inflater.unconsumed_tail and out.tell() <= max_bytes:
+                out.write(inflater.decompress(inflater.unconsumed_tail, max_bytes + 1 - out.tell()))
+            if out.tell() > max_bytes:
+                raise StageError("too_large", f"gzip expands to more than {max_bytes} bytes")
+            if not inflater.eof:
+                raise StageError(
+                    "bad_gzip", f"gzip data is truncated after {len(data)} bytes (no end of stream)"
+                )
+            rest = inflater.unused_data
+            # gzip(1) ignores zero padding after the last member; anything else is a member.
+            if not rest.strip(b"\0"):
+                return out.getvalue()
     except zlib.error as exc:
         raise StageError("bad_gzip", f"gzip data is corrupt: {exc}") from exc
-    if out.tell() > max_bytes:
-        raise StageError("too_large", f"gzip expands to more than {max_bytes} bytes")
-    return out.getvalue()
 
 
 def _is_binary(data: bytes) -> bool:
@@ -106,15 +125,24 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 
 def _declared_charset(data: bytes) -> str | None:
+    """The charset the page declares, as a codec name, or None (none, unknown, or not text)."""
     head = data[:SNIFF_BYTES]
     match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
     if not match:
         return None
     name = match.group(1).decode("ascii", errors="ignore").lower()
     try:
-        return codecs.lookup(name).name
+        info = codecs.lookup(name)
     except LookupError:
         return None
+    # rot13, base64, zlib...: codecs, not charsets; a page cannot be written in them.
+    if not info._is_text_encoding or info.name in _NOT_WEB_CHARSETS:
+        return None
+    # A declaration readable as ASCII is not UTF-16/32 (the HTML standard reads such a
+    # page as UTF-8); real UTF-16 is found by its BOM or its zero bytes first.
+    if info.name.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return info.name
 
 
 def _looks_like_text(text: str) -> bool:
@@ -129,21 +157,34 @@ def _looks_like_text(text: str) -> bool:
     return odd <= BINARY_CONTROL_SHARE * max(len(head), 1)
 
 
+# Why a page was decoded as it was (counted as ``charset_<why>``; dead letters say it too).
+WHY_BOM = "bom"
+WHY_UTF16_ZEROS = "utf16_zeros"
+WHY_UTF8 = "utf8"
+WHY_UTF8_OVER_DECLARED = "utf8_over_declared"
+WHY_DECLARED = "declared"
+WHY_UTF8_REPAIRED = "utf8_repaired"
+WHY_DETECTED = "detected"
+
+
 def decode_bytes(data: bytes) -> tuple[str, str]:
     """Decode page bytes to text; returns (text, encoding). Raises StageError for non-text."""
-    text, encoding, _ = _decode_checked(data)
+    text, encoding, _, _ = _decode_checked(data)
     return text, encoding
 
 
-def _decode_checked(data: bytes) -> tuple[str, str, bool]:
-    """``decode_bytes``, and whether the text is ``data`` read as strict UTF-8 (same bytes)."""
-    text, encoding, exact = _decode_any(data)
+def _decode_checked(data: bytes) -> tuple[str, str, bool, str]:
+    """``decode_bytes``, whether the text is ``data`` read as strict UTF-8, and why that codec."""
+    text, encoding, exact, why = _decode_any(data)
     if not _looks_like_text(text):
-        raise StageError("binary", f"decoded as {encoding}, the page is not text")
-    return text, encoding, exact
+        raise StageError("binary", f"decoded as {encoding} ({why}), the page is not text")
+    return text, encoding, exact, why
 
 
-def _decode_any(data: bytes) -> tuple[str, str, bool]:
+def _decode_any(data: bytes) -> tuple[str, str, bool, str]:
+    """The order: a BOM; UTF-16's zero bytes; bytes valid as UTF-8 (whatever the page declares:
+    a lying declaration is common, UTF-8 that is not UTF-8 is vanishingly rare); the declared
+    charset; UTF-8 with a few broken bytes; else charset_normalizer's best guess."""
     for bom, encoding in (
         (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF32_LE, "utf-32"),
@@ -153,7 +194,7 @@ def _decode_any(data: bytes) -> tuple[str, str, bool]:
     ):
         if data.startswith(bom):
             try:
-                return data.decode(encoding), encoding, False
+                return data.decode(encoding), encoding, False, WHY_BOM
             except UnicodeDecodeError as exc:
                 raise StageError(
                     "bad_encoding", f"invalid {encoding} after its BOM: {exc}"
@@ -161,28 +202,36 @@ def _decode_any(data: bytes) -> tuple[str, str, bool]:
     utf16 = _utf16_without_bom(data)
     if utf16:
         try:
-            return data.decode(utf16), utf16, False
+            return data.decode(utf16), utf16, False, WHY_UTF16_ZEROS
         except UnicodeDecodeError:
             pass
     if _is_binary(data):
         raise StageError("binary", "control bytes in the page: not text")
     declared = _declared_charset(data)
-    if declared and declared not in ("utf-8", "ascii"):
-        try:
-            return data.decode(declared), declared, False
-        except UnicodeDecodeError:
-            pass  # a wrong declaration is common; fall through to UTF-8
     try:
-        return data.decode("utf-8"), "utf-8", True
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    else:
+        lied = declared not in (None, "utf-8", "ascii")
+        return text, "utf-8", True, WHY_UTF8_OVER_DECLARED if lied else WHY_UTF8
+    if declared and declared not in ("utf-8", "ascii"):
+        try:
+            return data.decode(declared), declared, False, WHY_DECLARED
+        except UnicodeDecodeError:
+            pass  # a wrong declaration is common: the bytes decide
     text = data.decode("utf-8", errors="replace")
     invalid = text.count("\ufffd") - data.decode("utf-8", errors="ignore").count("\ufffd")
-    if invalid > MAX_INVALID_UTF8_SHARE * len(data) + 1:
+    if invalid <= MAX_INVALID_UTF8_SHARE * len(data) + 1:
+        return text, "utf-8", False, WHY_UTF8_REPAIRED
+    guess = charset_normalizer.from_bytes(data).best()
+    if guess is None:
+        said = f"declared {declared} does not fit" if declared else "no charset is declared"
         raise StageError(
-            "bad_encoding", f"{invalid} bytes are not UTF-8 and no charset is declared"
+            "bad_encoding",
+            f"{invalid} bytes are not UTF-8, {said}, and no charset fits the bytes",
         )
-    return text, "utf-8", False
+    return str(guess), codecs.lookup(guess.encoding).name, False, WHY_DETECTED
 
 
 def sniff_kind(text: str) -> str:
@@ -259,7 +308,8 @@ def decode_page(page: Page, max_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> Document
         data = page.body
     if not data.strip():
         raise StageError("empty", "the page is empty or only white space")
-    content, encoding, exact = _decode_checked(data)
+    content, encoding, exact, why = _decode_checked(data)
+    count(f"charset_{why}")
     # Searching for one character is far cheaper than for "\r\n" in a wide string, and in
     # strict UTF-8 bytes an ASCII byte is that character.
     has_cr, has_nul = (
@@ -286,17 +336,20 @@ def decode_page(page: Page, max_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> Document
     )
 
 
-def _decode_counted(page: Page, max_bytes: int) -> Document:
+def _decode_read(page: Page, max_bytes: int) -> Document:
+    """Count the page as read; a page its source could not read is a dead letter (stage read)."""
     count("pages_read")
+    if page.failure is not None:
+        raise StageError(*page.failure, stage=STAGE_READ)
     return decode_page(page, max_bytes)
 
 
 class DecodePages(beam.PTransform):
-    """Pages to Documents; undecodable pages go to ``dead_letters`` with their reason."""
+    """Pages to Documents; unreadable and undecodable pages go to ``dead_letters`` with their reason."""
 
     def __init__(self, max_page_bytes: int = DEFAULT_MAX_PAGE_BYTES):
         super().__init__()
         self._max = max_page_bytes
 
     def expand(self, pages):
-        return pages | GuardedMap(STAGE_DECODE, partial(_decode_counted, max_bytes=self._max))
+        return pages | GuardedMap(STAGE_DECODE, partial(_decode_read, max_bytes=self._max))

@@ -151,7 +151,7 @@ _DATELINE = re.compile(
 _QUOTES = (("’", "'"), ("‘", "'"), ("`", "'"), ("´", "'"), ("“", '"'), ("”", '"'))
 _LOST_APOSTROPHE = re.compile(r"\s?#39;")
 _LOST_QUOTE = re.compile(r"\s?quot;")
-_MARKUP = re.compile(r"<[^>]*>")
+_MARKUP = re.compile(r"<[^<>]*>")  # not [^>]*: from each "<" to the end, quadratic
 _POSSESSIVE = re.compile(r"'s\b")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # The same tokens in the text encoded as ASCII with "?" for the rest ("?" is not a

@@ -61,7 +61,7 @@ def run_guarded(
     try:
         return fn(element), None
     except StageError as exc:
-        return None, dead_letter(element, stage, exc.reason, str(exc))
+        return None, dead_letter(element, exc.stage or stage, exc.reason, str(exc))
     except RecursionError as exc:
         return None, dead_letter(element, stage, "too_deep", repr(exc))
     except MemoryError as exc:

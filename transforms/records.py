@@ -40,6 +40,8 @@ class Page:
     url: str | None = None
     declared_kind: str | None = None  # KIND_HTML / KIND_TEXT when the input says so
     fetched_at: str | None = None  # ISO 8601, from the crawler or the file's mtime
+    # (reason, error) when the source could not read it: it becomes a dead letter, stage read.
+    failure: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ class DeadLetter:
 class StageError(Exception):
     """A page cannot go through a stage; becomes a dead letter with ``reason``."""
 
-    def __init__(self, reason: str, message: str = ""):
+    def __init__(self, reason: str, message: str = "", stage: str | None = None):
         super().__init__(message or reason)
         self.reason = reason
+        self.stage = stage  # when not the stage that raised it (a source's failure, seen at decode)
