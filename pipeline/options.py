@@ -62,8 +62,10 @@ FLAGS = (
     Flag(
         "--topics",
         STAGES,
-        "The desk's taxonomy TOML. Default: the packaged transforms/data/topics.toml "
-        "(see the README for how a desk file extends it).",
+        "The desk's taxonomy TOML, checked completely before the run starts. A file that "
+        "starts with extends = \"packaged\" adds its topics, terms and rules to the packaged "
+        "taxonomy; without it, it replaces it. Default: the packaged "
+        "transforms/data/topics.toml.",
         {"default": None, "metavar": "FILE"},
     ),
     Flag(
