@@ -8,6 +8,7 @@ from datetime import datetime
 import apache_beam as beam
 
 from pipeline.options import NewsbeamOptions
+from pipeline.progress import DONE, READ, CountProgress
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, WriteAvroFolder
 from pipeline.sources import ReadPages
 from transforms.datelines import FindDatelines
@@ -45,7 +46,9 @@ def process(
     datelined = extracted[MAIN] | "Datelines" >> FindDatelines()
     dated = datelined[MAIN] | "Dates" >> NormalizeDates(reference_time, opts.publishers)
     tagged = dated[MAIN] | "Topics" >> TagTopics(opts.topics)
-    stories = tagged[MAIN] | "Syndication" >> DetectSyndication(
+    # A page is done with its own stages once tagged or dead-lettered (the progress line).
+    done = tagged[MAIN] | "Progress/done" >> CountProgress(DONE)
+    stories = done | "Syndication" >> DetectSyndication(
         streaming=streaming, ttl_days=opts.dedup_ttl_days
     )
     parts = (
@@ -90,7 +93,10 @@ def build(
     """The batch pipeline: read ``inputs`` globs, process, write Avro under ``output``
     (the run's staging folder; ``opts.output`` when not given)."""
     pages = pipeline | "Read" >> ReadPages(inputs, opts.max_page_bytes)
+    pages = pages | "Progress/read" >> CountProgress(READ)
     outputs = process(pages, opts, reference_time)
+    # Counted here, in batch: streaming on the local runner never runs this Flatten.
+    outputs.dead_letters | "Progress/dead" >> CountProgress(DONE)
     for kind, records in avro_records(outputs, reference_time).items():
         records | f"Write/{kind}" >> WriteAvroFolder(output or opts.output, kind, opts.num_shards)
     return pipeline

@@ -1,26 +1,48 @@
-"""The ``newsbeam`` command line: ``newsbeam run [--input GLOB ...] [--output DIR] [Beam options]``."""
+"""The ``newsbeam`` command line: ``newsbeam run [options]``, ``newsbeam report OUT``, ``--version``.
+
+``run``'s life: parse the command line (a mistake stops here, nothing read or deleted) ->
+check what the user named (inputs, output, taxonomy, publisher table, times) -> clear the
+earlier output -> run attempts (retrying only what a retry can cure) -> summary -> exit code.
+Exit codes: 0 done, 1 the run failed, 2 a mistake in the command or in a file it names.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import glob
-import json
 import logging
 import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
+import tomllib
+import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import apache_beam as beam
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline.accounting import batch_books, describe, written_counts
-from pipeline.options import DEFAULT_INPUT, NewsbeamOptions
+from pipeline.accounting import batch_books, written_counts
+from pipeline.options import (
+    DEFAULT_INPUT,
+    VERBOSITY_FLAGS,
+    Command,
+    UsageError,
+    beam_help,
+    command_parser,
+    parse_command,
+)
+from pipeline.progress import (
+    VERBOSITY_ENV,
+    ProgressReporter,
+    setup_logging,
+    worker_noise_filtered,
+)
 from pipeline.publish import (
     OutputInUse,
     discard_staging,
@@ -29,41 +51,281 @@ from pipeline.publish import (
     take_output_lock,
 )
 from pipeline.sinks import OUTPUTS
-from pipeline.sources import check_patterns
-from transforms.failures import METRICS_NAMESPACE
-from transforms.output import WRITTEN_TOPIC_PREFIX
+from pipeline.sources import check_patterns, is_jsonl
+from pipeline.summary import (
+    SUMMARY_FILE,
+    complete,
+    counters,
+    print_summary,
+    stage_seconds,
+    summarize,
+    write_summary,
+)
 
 LOG = logging.getLogger("newsbeam")
-SUMMARY_FILE = "summary.json"
-USAGE = """usage: newsbeam run [--input GLOB ...] [--output DIR] [--topics FILE] [Beam options]
+COMMANDS = ("run", "report")
+USAGE = """usage: newsbeam run [--input FILE_OR_GLOB ...] [--output DIR] [options] [Beam options]
+       newsbeam report OUT [--to FILE]
+       newsbeam --version
 
 Reads news pages (HTML, text captures, JSON Lines) and writes Avro articles,
-syndicated copies and dead letters under DIR (default ./out).
+syndicated copies and dead letters under DIR (default ./out); report draws a
+run's output as one HTML page.
   newsbeam run                           the seed pages in ./seeds, output in ./out
-  newsbeam run --input 'pages/*.html' --input 'feed/*.jsonl' --output out
+  newsbeam run --input pages/*.html feed.jsonl --output out
   newsbeam run --direct_num_workers=2 --direct_running_mode=multi_processing
   newsbeam run --streaming --watch 'inbox/*' --output out
-Options: newsbeam run --help lists every newsbeam and Beam option."""
+  newsbeam report out                    out/report.html
+'newsbeam run --help' lists newsbeam's options; 'newsbeam run --help-beam' Beam's."""
+# JSON Lines files are counted line by line for the progress estimate only up to this size.
+COUNT_LINES_UP_TO_BYTES = 256 * 1024 * 1024
+# Markers of failures that another attempt can cure, in the text of what the runner raised.
+TRANSIENT_MARKERS = (
+    "Worker subprocess",
+    "Channel closed",
+    "StatusCode.UNAVAILABLE",
+    "StatusCode.DEADLINE_EXCEEDED",
+    "Connection reset",
+    "Broken pipe",
+    "Too many open files",
+    "Resource temporarily unavailable",
+)
 
 
-def setup_logging() -> None:
-    # apache_beam logs through the root logger on import; force replaces its handler.
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
-    for noisy in ("apache_beam", "root"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def version_text() -> str:
+    """``newsbeam 0.1.0; schema 2; trafilatura 2.3.1; apache-beam 2.77.0``."""
+    from transforms.output import pipeline_version
+
+    return pipeline_version()
+
+
+def user_error(message: str) -> int:
+    """A mistake of the user's: one line on stderr, exit status 2."""
+    print(f"newsbeam: {message}", file=sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------- checking what the user named
 
 
 def reference_time(value: str | None) -> datetime:
+    """``--reference_time`` as an aware instant (UTC when no offset is given); now by default."""
     if not value:
         return datetime.now(UTC).replace(microsecond=0)
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--reference_time {value!r} is not an ISO 8601 instant (e.g. 2026-11-23T12:00:00Z)"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _is_local(path: str) -> bool:
+    return FileSystems.get_scheme(path) is None  # no "gs://"-like scheme: the local disk
+
+
+def check_inputs(patterns: list[str]) -> dict[str, int]:
+    """Files each ``--input`` matches; UsageError for a folder or a pattern matching nothing."""
+    for pattern in patterns:
+        if _is_local(pattern) and os.path.isdir(pattern):
+            raise UsageError(
+                f"--input {pattern!r} is a folder: give its files, e.g. --input '{pattern.rstrip('/')}/*'"
+            )
+    try:
+        return check_patterns(patterns)
+    except (ValueError, BeamIOError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_output(output: str) -> None:
+    """The output folder must be a folder we can write in (local: checked; remote: by Beam)."""
+    if not _is_local(output):
+        return
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise UsageError(f"--output {output!r} is a file, not a folder")
+    probe = output
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe.rstrip("/"))
+    probe = probe or "."
+    if not os.path.isdir(probe):
+        raise UsageError(f"--output {output!r}: {probe!r} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UsageError(f"--output {output!r}: no permission to write in {probe!r}")
+
+
+def check_tables(topics: str | None, publishers: str | None) -> None:
+    """Load the taxonomy and the publisher table now, so a mistake costs no pipeline start."""
+    from transforms.dates import load_publishers
+    from transforms.topics import load_taxonomy
+
+    try:
+        load_taxonomy(topics)
+    except ValueError as exc:  # TaxonomyError names the file, the place and the problem
+        raise UsageError(_one_line(exc)) from None
+    if publishers is None:
+        return
+    try:
+        load_publishers(publishers)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"publisher table {publishers}: not valid TOML: {_one_line(exc)}") from None
+    except OSError as exc:
+        raise UsageError(f"publisher table {publishers}: cannot read: {_one_line(exc)}") from None
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise UsageError(f"publisher table {publishers}: {_one_line(exc)}") from None
+
+
+def _glob_base(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard (``inbox/2026-*/x`` -> ``inbox``)."""
+    cut = min((i for i, c in enumerate(pattern) if c in "*?["), default=len(pattern))
+    head = pattern[:cut]
+    return head if cut == len(pattern) else os.path.dirname(head)
+
+
+def check_streaming(args) -> None:
+    if args.streaming and not (args.watch or args.pubsub_subscription):
+        raise UsageError(
+            "--streaming needs --watch GLOB (a folder to watch, e.g. --watch 'inbox/*') "
+            "or --pubsub_subscription"
+        )
+    if args.watch and args.input:
+        raise UsageError("--input and --watch cannot go together: --watch is the streaming input")
+    if args.watch and _is_local(args.watch):
+        if os.path.isdir(args.watch):
+            raise UsageError(
+                f"--watch {args.watch!r} is a folder: watch its files with "
+                f"--watch '{args.watch.rstrip('/')}/*'"
+            )
+        base = _glob_base(args.watch) or "."
+        if not os.path.isdir(base):
+            raise UsageError(f"--watch {args.watch!r}: the folder {base!r} does not exist")
+
+
+def check_numbers(args) -> None:
+    positive = {"run_attempts": args.run_attempts, "poll_interval": args.poll_interval,
+                "max_page_bytes": args.max_page_bytes,
+                "extract_time_limit": args.extract_time_limit,
+                "window_seconds": args.window_seconds, "dedup_ttl_days": args.dedup_ttl_days}
+    for name, value in positive.items():
+        if value <= 0:
+            raise UsageError(f"--{name} must be more than 0, not {value}")
+    if args.progress_seconds is not None and args.progress_seconds <= 0:
+        raise UsageError(f"--progress_seconds must be more than 0, not {args.progress_seconds}")
+    for name, value in {"stable_seconds": args.stable_seconds, "num_shards": args.num_shards}.items():
+        if value < 0:
+            raise UsageError(f"--{name} must not be negative, not {value}")
+
+
+def count_pages(patterns: list[str]) -> int | None:
+    """How many pages the inputs hold, for the time-left estimate; None when unknown.
+
+    A page file is one page; a JSON Lines file is counted line by line when it is local and
+    not huge (counting is a fast byte scan), else the total is unknown.
+    """
+    total = 0
+    jsonl_bytes = 0
+    for pattern in patterns:
+        if not _is_local(pattern):
+            return None  # listing a bucket again only for an estimate is not worth it
+        for path in glob.glob(pattern, recursive=True):
+            if not os.path.isfile(path):
+                continue
+            if not is_jsonl(path):
+                total += 1
+                continue
+            if path.lower().endswith(".gz"):
+                return None
+            jsonl_bytes += os.path.getsize(path)
+            if jsonl_bytes > COUNT_LINES_UP_TO_BYTES:
+                return None
+            total += _count_lines(path)
+    return total
+
+
+def _count_lines(path: str) -> int:
+    lines, last = 0, b"\n"
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    return lines + (last != b"\n")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a checked command will do."""
+
+    command: Command
+    inputs: list[str]
+    reference: datetime
+    total_pages: int | None
+    files_matched: int = 0
+
+
+def check_command(command: Command) -> Plan:
+    """Everything that can be checked before the pipeline starts; UsageError on a mistake."""
+    args = command.args
+    check_numbers(args)
+    check_streaming(args)
+    reference = reference_time(args.reference_time)
+    check_output(args.output)
+    check_tables(args.topics, args.publishers)
+    if args.watch or args.pubsub_subscription:
+        return Plan(command, [], reference, None)
+    inputs = args.input or [DEFAULT_INPUT]
+    matched = check_inputs(inputs)
+    LOG.info("%d files match %s", sum(matched.values()), shown(inputs))
+    return Plan(command, inputs, reference, count_pages(inputs), sum(matched.values()))
+
+
+def shown(values: list[str], limit: int = 3) -> str:
+    """The first few of many values (a shell-expanded glob can be thousands of paths)."""
+    if len(values) <= limit:
+        return " ".join(values)
+    return f"{' '.join(values[:limit])} ... ({len(values) - limit} more)"
+
+
+def _one_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+# ---------------------------------------------------------------- the output folder
+
+
+def _delete_matching(pattern: str) -> int:
+    """Delete what ``pattern`` matches on any Beam filesystem (gs://, ...); how many."""
+    try:
+        paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+    except BeamIOError:
+        return 0
+    if paths:
+        FileSystems.delete(paths)
+    return len(paths)
+
+
+def remove_beam_temporaries(output: str) -> int:
+    """Remove the temporary folders a failed Beam write leaves (``<kind>/beam-temp-*``)."""
+    removed = 0
+    for kind in OUTPUTS:
+        if not _is_local(output):  # object stores have no folders: delete what is under them
+            removed += _delete_matching(FileSystems.join(output, kind, "beam-temp-**"))
+            continue
+        for path in glob.glob(os.path.join(output, kind, "beam-temp-*")):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def clear_previous_output(output: str) -> int:
+    """Remove the Avro files and summary of an earlier run in ``output``; returns how many."""
+    removed = sum(_delete_matching(FileSystems.join(output, kind, "*.avro")) for kind in OUTPUTS)
+    summary = FileSystems.join(output, SUMMARY_FILE)
+    if FileSystems.exists(summary):
+        FileSystems.delete([summary])
+    return removed + remove_beam_temporaries(output)
+
+
+# ---------------------------------------------------------------- attempts
 
 
 class WorkerLost(BaseException):
@@ -112,215 +374,254 @@ def _signal_until_ended() -> None:
         time.sleep(RESIGNAL_SECONDS)
 
 
-def _is_local(path: str) -> bool:
-    return FileSystems.get_scheme(path) is None  # no "gs://"-like scheme: the local disk
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
 
 
-def _delete_matching(pattern: str) -> int:
-    """Delete what ``pattern`` matches on any Beam filesystem (gs://, ...); how many."""
-    try:
-        paths = [m.path for m in FileSystems.match([pattern])[0].metadata_list]
-    except BeamIOError:
-        return 0
-    if paths:
-        FileSystems.delete(paths)
-    return len(paths)
+def is_retryable(exc: BaseException) -> bool:
+    """Whether running again can cure this failure: a lost worker, a transient I/O or network
+    error. A mistake (a missing or unreadable file, a bad value) or a bug fails the same way
+    every time, so it is reported at once."""
+    for link in _chain(exc):
+        if isinstance(link, WorkerLost | ConnectionError | TimeoutError):
+            return True
+        if isinstance(link, FileNotFoundError | PermissionError | IsADirectoryError
+                      | NotADirectoryError | FileExistsError):
+            return False
+        if isinstance(link, OSError) and link.errno is not None:
+            return True  # EIO, ENOSPC freed, EMFILE, a network filesystem's hiccup
+    text = str(exc)
+    return any(marker in text for marker in TRANSIENT_MARKERS)
 
 
-def remove_beam_temporaries(output: str) -> int:
-    """Remove the temporary folders a failed Beam write leaves (``<kind>/beam-temp-*``)."""
-    removed = 0
-    for kind in OUTPUTS:
-        if not _is_local(output):  # object stores have no folders: delete what is under them
-            removed += _delete_matching(FileSystems.join(output, kind, "beam-temp-**"))
-            continue
-        for path in glob.glob(os.path.join(output, kind, "beam-temp-*")):
-            shutil.rmtree(path, ignore_errors=True)
-            removed += 1
-    return removed
+def run_attempts(plan: Plan, options, reporter: ProgressReporter | None):
+    """Build and run the batch pipeline, again while a failure is one a retry can cure.
 
+    Each attempt writes into its own staging folder (discarded when the attempt fails).
+    Returns Beam's result and the staging folder; raises the last failure when no attempt
+    succeeded.
+    """
+    import apache_beam as beam
 
-def clear_previous_output(output: str) -> int:
-    """Remove the Avro files and summary of an earlier run in ``output``; returns how many."""
-    removed = sum(_delete_matching(FileSystems.join(output, kind, "*.avro")) for kind in OUTPUTS)
-    summary = FileSystems.join(output, SUMMARY_FILE)
-    if FileSystems.exists(summary):
-        FileSystems.delete([summary])
-    return removed + remove_beam_temporaries(output)
-
-
-def counters(result) -> dict[str, int]:
-    """newsbeam's counters of a finished run, summed over steps."""
-    totals: dict[str, int] = {}
-    query = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
-    for metric in query["counters"]:
-        value = metric.committed if metric.committed is not None else metric.attempted
-        totals[metric.key.metric.name] = totals.get(metric.key.metric.name, 0) + int(value or 0)
-    return totals
-
-
-def summarize(totals: dict[str, int], seconds: float, inputs: list[str], output: str) -> dict:
-    """The run's summary: pages in, records out, dead letters by reason, articles per topic."""
-    pages = totals.get("pages_read", 0)
-    articles = totals.get("articles_written", 0)
-    copies = totals.get("copies_written", 0)
-    dead = totals.get("dead_letters_written", 0)
-    return {
-        "inputs": inputs,
-        "output": output,
-        "pages_read": pages,
-        "articles_written": articles,
-        "syndicated_copies": copies,
-        "dead_letters": dead,
-        "dead_letters_by_reason": dict(
-            sorted(
-                (name.removeprefix("dropped_"), n)
-                for name, n in totals.items()
-                if name.startswith("dropped_") and n
-            )
-        ),
-        "articles_per_topic": dict(
-            sorted(
-                (
-                    (name.removeprefix(WRITTEN_TOPIC_PREFIX), n)
-                    for name, n in totals.items()
-                    if name.startswith(WRITTEN_TOPIC_PREFIX) and n
-                ),
-                key=lambda item: (-item[1], item[0]),
-            )
-        ),
-        "accounted": pages == articles + copies + dead,
-        "seconds": round(seconds, 2),
-    }
-
-
-def write_summary(output: str, summary: dict) -> None:
-    """The run's summary as ``output/summary.json`` (on any Beam filesystem)."""
-    if _is_local(output):
-        os.makedirs(output, exist_ok=True)
-    text = json.dumps(summary, indent=2) + "\n"
-    with FileSystems.create(FileSystems.join(output, SUMMARY_FILE), "application/json") as out:
-        out.write(text.encode("utf-8"))
-
-
-def print_summary(summary: dict) -> None:
-    print(
-        f"newsbeam: {summary['pages_read']} pages read -> {summary['articles_written']} articles, "
-        f"{summary['syndicated_copies']} syndicated copies, {summary['dead_letters']} dead letters "
-        f"in {summary['seconds']} s"
-    )
-    topics = ", ".join(f"{t} {n}" for t, n in summary["articles_per_topic"].items()) or "none"
-    print(f"  articles per topic: {topics}")
-    reasons = ", ".join(f"{r} {n}" for r, n in summary["dead_letters_by_reason"].items()) or "none"
-    print(f"  dead letters by reason: {reasons}")
-    if not summary["accounted"]:
-        print("  WARNING: the books do not balance:", file=sys.stderr)
-        for line in describe(summary["books"]) if "books" in summary else []:
-            print(f"    {line}", file=sys.stderr)
-    print(f"  output: {summary['output']}/{{articles,copies,dead_letters}}/*.avro, summary.json")
-
-
-def run(argv: list[str]) -> int:
-    """``newsbeam run``: build the pipeline from ``argv`` and run it to the end (or until stopped)."""
-    options = PipelineOptions(argv)
-    opts = options.view_as(NewsbeamOptions)
-    standard = options.view_as(StandardOptions)
-    if not standard.runner:
-        standard.runner = "DirectRunner"
-    if opts.watch or opts.pubsub_subscription:
-        from pipeline.streaming import run_streaming
-
-        return run_streaming(argv, options, reference_time(opts.reference_time))
-    inputs = opts.input or [DEFAULT_INPUT]
-    try:
-        matched = check_patterns(inputs)
-    except ValueError as exc:
-        print(f"newsbeam: {exc}", file=sys.stderr)
-        return 2
-    LOG.info("%d files match %s", sum(matched.values()), ", ".join(inputs))
-    try:
-        lock = take_output_lock(opts.output)
-    except OutputInUse as exc:
-        print(f"newsbeam: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return _run_batch(options, opts, inputs, sum(matched.values()))
-    finally:
-        lock.release()
-
-
-def _run_batch(options: PipelineOptions, opts: NewsbeamOptions, inputs: list[str],
-               files_matched: int) -> int:
-    """The batch run, holding the output's lock: staged, checked, then published."""
-    removed = clear_previous_output(opts.output)
-    if removed:
-        LOG.info("removed %d Avro files of an earlier run in %s", removed, opts.output)
-    staging = new_staging(opts.output)
     from pipeline.build import build
+    from pipeline.options import NewsbeamOptions
 
-    started = time.monotonic()
-    reference = reference_time(opts.reference_time)
+    opts = options.view_as(NewsbeamOptions)
     attempts = max(1, opts.run_attempts)
     if threading.current_thread() is threading.main_thread():
         fail_fast_on_lost_workers()
     for attempt in range(1, attempts + 1):
+        if reporter is not None and attempt > 1:
+            reporter.restart()
+        staging = new_staging(opts.output)
         try:
+            pipeline = build(beam.Pipeline(options=options), opts, plan.reference, plan.inputs,
+                             staging)
             _RUN_LOST.clear()
             _RUN_IN_PROGRESS.set()
-            pipeline = build(beam.Pipeline(options=options), opts, reference, inputs, staging)
             result = pipeline.run()
             result.wait_until_finish()
-            _RUN_IN_PROGRESS.clear()
-            break
-        except (Exception, WorkerLost) as exc:  # noqa: BLE001 - retried whole, then reported
-            _RUN_IN_PROGRESS.clear()
-            _RUN_LOST.clear()
+            return result, staging
+        except (Exception, WorkerLost) as exc:  # noqa: BLE001 - retried or reported below
             remove_beam_temporaries(staging)
+            discard_staging(staging)
             # Beam's local runners do not retry a lost worker; nothing is published before
             # the whole run succeeds, so running again cannot duplicate anything.
-            first_line = (str(exc).splitlines() or [repr(exc)])[0][:200]
-            if attempt == attempts:
-                discard_staging(staging)
-                print(f"newsbeam: run failed after {attempts} attempt(s): {first_line}",
-                      file=sys.stderr)
-                return 1
+            if attempt == attempts or not is_retryable(exc):
+                raise
             LOG.warning("run failed (%s); running again, attempt %d of %d",
-                        first_line, attempt + 1, attempts)
-            discard_staging(staging)
-            staging = new_staging(opts.output)
+                        _one_line(exc), attempt + 1, attempts)
+        finally:
+            _RUN_IN_PROGRESS.clear()
+            _RUN_LOST.clear()
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _report_failure(exc: BaseException, attempts: int, verbosity: int) -> int:
+    if verbosity >= 1:
+        traceback.print_exception(exc, file=sys.stderr)
+    tried = f" after {attempts} attempts" if attempts > 1 and is_retryable(exc) else ""
+    cause = _root_cause(exc)
+    print(f"newsbeam: run failed{tried}: {cause}", file=sys.stderr)
+    if verbosity < 1:
+        print("newsbeam: run again with -v for the traceback", file=sys.stderr)
+    return 1
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The innermost error's line (Beam wraps a step's error in several layers of text)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if ":" in line and not line.startswith(("File ", "[while running", "Traceback")):
+            return line[:300]
+    return _one_line(exc)
+
+
+# ---------------------------------------------------------------- run
+
+
+def _beam_log_options(command: Command) -> list[str]:
+    """Beam's workers log at INFO unless told otherwise: at -vv they may; else only errors."""
+    given = any(arg.startswith("--default_sdk_harness_log_level") for arg in command.beam_argv)
+    return [] if given or command.verbosity >= 2 else ["--default_sdk_harness_log_level=ERROR"]
+
+
+def _multi_processing(options) -> bool:
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    return options.view_as(DirectOptions).direct_running_mode == "multi_processing"
+
+
+def _run_with_progress(plan: Plan, options):
+    """``run_attempts`` with the progress line (unless -q) and Beam's worker noise filtered."""
+    verbosity = plan.command.verbosity
+    filtered = verbosity < 2 and _multi_processing(options)
+    tty = sys.stderr.isatty()  # before fd 2 may become the filter's pipe
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(worker_noise_filtered()) if filtered else None
+        if verbosity < 0:
+            return run_attempts(plan, options, None)
+        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="newsbeam-progress-"))
+        reporter = stack.enter_context(ProgressReporter(
+            folder, plan.total_pages, stream=stream, interval=plan.command.args.progress_seconds,
+            tty=tty,
+        ))
+        return run_attempts(plan, options, reporter)
+
+
+
+def run(argv: list[str]) -> int:
+    """``newsbeam run``: parse, check, clear the earlier output, run attempts, summarise."""
+    try:
+        command = parse_command(argv)
+    except UsageError as exc:
+        return user_error(f"{exc} ('newsbeam run --help' lists the options)")
+    if command.args.help:
+        print(command_parser().format_help().rstrip())
+        return 0
+    if command.args.help_beam:
+        print(beam_help())
+        return 0
+    if command.args.version:
+        print(version_text())
+        return 0
+    os.environ[VERBOSITY_ENV] = str(command.verbosity)  # a streaming child says as much
+    setup_logging(command.verbosity)
+    try:
+        plan = check_command(command)
+    except UsageError as exc:
+        return user_error(str(exc))
+
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    options = PipelineOptions(command.beam_argv + _beam_log_options(command))
+    standard = options.view_as(StandardOptions)
+    if not standard.runner:
+        standard.runner = "DirectRunner"
+    args = command.args
+    if args.watch or args.pubsub_subscription:
+        from pipeline.streaming import run_streaming
+
+        return run_streaming(command.beam_argv, options, plan.reference)
+
+    try:
+        lock = take_output_lock(args.output)
+    except OutputInUse as exc:
+        return user_error(str(exc))
+    try:
+        return _run_batch(plan, options)
+    finally:
+        lock.release()
+
+
+def _run_batch(plan: Plan, options) -> int:
+    """The batch run, holding the output's lock: staged, its books checked, then published."""
+    args = plan.command.args
+    removed = clear_previous_output(args.output)
+    if removed:
+        LOG.info("removed %d Avro files of an earlier run in %s", removed, args.output)
+    started = time.monotonic()
+    try:
+        result, staging = _run_with_progress(plan, options)
+    except (Exception, WorkerLost) as exc:  # noqa: BLE001 - reported in one line
+        return _report_failure(exc, max(1, args.run_attempts), plan.command.verbosity)
     totals = counters(result)
-    summary = summarize(totals, time.monotonic() - started, inputs, opts.output)
-    books = batch_books(totals, files_matched, written_counts(staging))
+    summary = summarize(totals, time.monotonic() - started, plan.inputs, args.output)
+    books = batch_books(totals, plan.files_matched, written_counts(staging))
     summary.update(books=books, accounted=books["balanced"])
+    seconds = stage_seconds(result)
     if not books["balanced"]:
         # Unbalanced books mean records were lost or doubled: the output is not complete,
         # so it is not published; what was written stays in the staging folder to look at.
         summary["output"] = staging
+        summary = complete(summary, staging, seconds)
         write_summary(staging, summary)
         print_summary(summary)
         print(f"newsbeam: the run's books do not balance; output NOT published, kept in "
               f"{staging}", file=sys.stderr)
         return 1
-    publish(staging, opts.output)
-    write_summary(opts.output, summary)  # last: a folder with summary.json is complete
+    publish(staging, args.output)
+    summary = complete(summary, args.output, seconds)
+    write_summary(args.output, summary)  # last: a folder with summary.json is complete
     print_summary(summary)
+    return 0
+
+
+# ---------------------------------------------------------------- report
+
+
+def report(argv: list[str]) -> int:
+    """``newsbeam report OUT [--to FILE]``: one self-contained HTML page of a run's output."""
+    from pipeline.options import _Parser
+
+    parser = _Parser(prog="newsbeam report", allow_abbrev=False,
+                     description="Draw a run's output folder as one self-contained HTML page "
+                     "(it opens without a network).")
+    parser.add_argument("output", metavar="OUT", help="the run's --output folder")
+    parser.add_argument("--to", metavar="FILE", default=None,
+                        help="where to write the page (default: OUT/report.html)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    if any(arg in ("-h", "--help") for arg in argv):
+        parser.print_help()
+        return 0
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        return user_error(f"report: {exc} ('newsbeam report --help')")
+    from pipeline.report import ReportError, write_report
+
+    try:
+        path = write_report(args.output, args.to)
+    except ReportError as exc:
+        return user_error(f"report: {exc}")
+    if not args.quiet:
+        print(f"newsbeam: report written to {path}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
-        return 0 if argv else 2
-    command, rest = argv[0], argv[1:]
-    if command != "run":
-        print(f"newsbeam: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    if not argv:
+        print(USAGE, file=sys.stderr)
         return 2
-    if rest and rest[0] in ("-h", "--help"):
+    if argv[0] in ("-h", "--help", "help"):
         print(USAGE)
-        PipelineOptions(["--help"])
         return 0
-    setup_logging()
+    if argv[0] in ("--version", "-V", "version"):
+        print(version_text())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command == "report":
+        return report(rest)
+    if command != "run":
+        near = difflib.get_close_matches(command, COMMANDS, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        hint += "; options go after the command: newsbeam run --input ..." if command.startswith("-") else ""
+        return user_error(f"unknown command {command!r}{hint}; 'newsbeam --help' lists them")
     code = run(rest)
     # A failed attempt can leave Beam's non-daemon threads waiting on a dead worker, and the
     # interpreter would wait for them forever at exit: the result is final, so leave now.
@@ -329,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.stderr.flush()
     os._exit(code)
 
+
+__all__ = ["VERBOSITY_FLAGS", "main", "report", "run", "write_summary"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -46,6 +46,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from pipeline.accounting import records_in, streaming_books, written_by_file
 from pipeline.options import NewsbeamOptions
+from pipeline.progress import setup_logging, streaming_line
 from pipeline.publish import OutputInUse, take_output_lock
 from pipeline.sinks import (
     ARTICLES,
@@ -63,6 +64,7 @@ from pipeline.sources import (
     input_roots,
     read_watched,
 )
+from pipeline.summary import complete, print_summary, write_summary
 
 LOG = logging.getLogger("newsbeam")
 LOCAL_RUNNERS = ("DirectRunner", "FnApiRunner", "direct", "SwitchingDirectRunner")
@@ -259,8 +261,6 @@ def paced_fn_api_runner():
 def _child(argv: list[str], reference_iso: str, skip: list[str]) -> None:
     """Run the endless pipeline (in a child process, so the parent can stop it cleanly)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent turns Ctrl-C into SIGTERM
-    from pipeline.cli import setup_logging
-
     setup_logging()
     options = PipelineOptions(argv)
     options.view_as(StandardOptions).streaming = True
@@ -305,8 +305,6 @@ def run_streaming(argv: list[str], options: PipelineOptions, reference_time: dat
 
 def _run_local(argv: list[str], opts: NewsbeamOptions, reference_time: datetime) -> int:
     """The local live run: the pipeline in a child process, drained and stopped on a signal."""
-    from pipeline.cli import print_summary, write_summary
-
     remove_temporaries(opts.output)
     stop_file = os.path.join(opts.output, STOP_FILE)
     if os.path.exists(stop_file):
@@ -333,14 +331,7 @@ def _run_local(argv: list[str], opts: NewsbeamOptions, reference_time: datetime)
             child.join(0.2)
             if time.monotonic() - last_report >= PROGRESS_SECONDS:
                 last_report = time.monotonic()
-                now = output_summary(opts.output)
-                LOG.info(
-                    "so far: %d pages -> %d articles, %d copies, %d dead letters",
-                    now["pages_read"],
-                    now["articles_written"],
-                    now["syndicated_copies"],
-                    now["dead_letters"],
-                )
+                LOG.info(streaming_line(output_summary(opts.output), last_report - started))
         if child.is_alive():
             _drain(opts.output, stop_file, child)
     finally:
@@ -361,6 +352,7 @@ def _run_local(argv: list[str], opts: NewsbeamOptions, reference_time: datetime)
     summary.update(
         inputs=[opts.watch], output=opts.output, seconds=round(time.monotonic() - started, 2)
     )
+    summary = complete(summary, opts.output)
     write_summary(opts.output, summary)
     print_summary(summary)
     if not summary["accounted"]:

@@ -286,13 +286,20 @@ def _from_json_line(page: Page, max_bytes: int) -> Page:
     encoded = body.encode("utf-8", errors="surrogatepass")
     if len(encoded) > max_bytes:
         raise StageError("too_large", f"page is {len(encoded)} bytes, limit {max_bytes}")
+    fetched_at = _iso_or_none(record.get("fetched_at"))
+    if fetched_at is None and record.get("fetched_at") not in (None, ""):
+        # The file's time would be a guess passed off as the crawler's: say so instead.
+        raise StageError(
+            "bad_fetched_at",
+            f"fetched_at {record.get('fetched_at')!r} is neither an ISO 8601 instant nor epoch seconds",
+        )
     return Page(
         source=page.source,
         body=encoded,
         size_bytes=page.size_bytes,
         url=url,
         declared_kind=kind,
-        fetched_at=_iso_or_none(record.get("fetched_at")) or page.fetched_at,
+        fetched_at=fetched_at or page.fetched_at,
     )
 
 
