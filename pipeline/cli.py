@@ -20,6 +20,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.options import DEFAULT_INPUT, NewsbeamOptions
+from pipeline.runners import RunnerUnavailable, count_written, prepare_runner, unbalanced
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns
 from transforms.failures import METRICS_NAMESPACE
@@ -217,6 +218,11 @@ def run(argv: list[str]) -> int:
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = "DirectRunner"
+    try:  # --runner=dask; absolute paths for workers elsewhere (pipeline/runners.py)
+        prepare_runner(options)
+    except RunnerUnavailable as exc:
+        print(f"newsbeam: {exc}", file=sys.stderr)
+        return 2
     if opts.watch or opts.pubsub_subscription:
         from pipeline.streaming import run_streaming
 
@@ -259,10 +265,20 @@ def run(argv: list[str]) -> int:
                 return 1
             LOG.warning("run failed (%s); running again, attempt %d of %d",
                         first_line, attempt + 1, attempts)
-    summary = summarize(counters(result), time.monotonic() - started, inputs, opts.output)
+    try:
+        totals = counters(result)
+    except NotImplementedError:  # e.g. Beam's own DaskRunner: nothing to account with
+        print(f"newsbeam: runner {standard.runner} reports no metrics, so pages read cannot "
+              "be checked against records written; not reporting success (on Dask use "
+              "--runner=dask)", file=sys.stderr)
+        return 1
+    problems = unbalanced(totals, count_written(opts.output))
+    summary = summarize(totals, time.monotonic() - started, inputs, opts.output)
     write_summary(opts.output, summary)
     print_summary(summary)
-    return 0
+    for problem in problems:
+        print(f"newsbeam: the run's books do not balance: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
