@@ -72,7 +72,7 @@ from apache_beam.typehints import trivial_inference
 from apache_beam.utils import counters
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.runners import DaskAddressOptions
+from pipeline.options import DaskAddressOptions
 
 LOG = logging.getLogger("newsbeam")
 # Partitions per worker thread after a Reshuffle: enough that a slow partition (a hostile

@@ -103,3 +103,16 @@ class NewsbeamOptions(PipelineOptions):
             help="Streaming on Dataflow: Pub/Sub subscription of page messages "
             "(each message one JSON line of the batch input format).",
         )
+
+
+class DaskAddressOptions(PipelineOptions):
+    # Here, not in pipeline/dask_runner.py, so that --help and option checks know it
+    # without importing Dask.
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--dask_address",
+            default=None,
+            help="With --runner=dask: the Dask scheduler, e.g. tcp://10.0.0.5:8786 (the same "
+            "as Beam's --dask_client_address; without either, a local cluster is started).",
+        )

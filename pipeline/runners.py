@@ -40,17 +40,6 @@ WRITTEN_COUNTERS = {
 }
 
 
-class DaskAddressOptions(PipelineOptions):
-    @classmethod
-    def _add_argparse_args(cls, parser) -> None:
-        parser.add_argument(
-            "--dask_address",
-            default=None,
-            help="With --runner=dask: the Dask scheduler, e.g. tcp://10.0.0.5:8786 (the same "
-            "as Beam's --dask_client_address; without either, a local cluster is started).",
-        )
-
-
 class RunnerUnavailable(RuntimeError):
     """The chosen runner cannot be used here (a missing extra), with what to install."""
 

@@ -11,6 +11,7 @@ what each worker's extraction tasks produced), not from Beam's metrics.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -45,9 +46,14 @@ SUMMARY_KEYS = ("pages_read", "articles_written", "syndicated_copies", "dead_let
 class Cluster:
     address: str
     workdir: Path
+    pids: tuple[int, ...]  # scheduler first; each a process group (nanny and its worker)
 
 
-def _address_ready(address: str, workers: int, processes: list, workdir: Path) -> None:
+class ClusterDidNotStart(RuntimeError):
+    pass
+
+
+def _wait_ready(address: str, workers: int, processes: list, workdir: Path) -> None:
     """Block until the scheduler answers and ``workers`` workers have joined it."""
     try:
         with distributed.Client(address, timeout=START_SECONDS) as client:
@@ -55,31 +61,40 @@ def _address_ready(address: str, workers: int, processes: list, workdir: Path) -
     except (OSError, TimeoutError) as exc:
         logs = "\n".join(f"{p.name}:\n{tail(p)}" for p in sorted(workdir.glob("*.log")))
         states = [process.poll() for process in processes]
-        pytest.fail(f"Dask cluster did not start ({exc}; exit codes {states}):\n{logs}")
+        raise ClusterDidNotStart(f"{exc}; exit codes {states}:\n{logs}") from exc
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[Cluster]:
-    """``dask scheduler`` and two ``dask worker`` processes, all on 127.0.0.1."""
-    workdir = tmp_path_factory.mktemp("dask-cwd")
+@contextlib.contextmanager
+def local_cluster(workdir: Path, workers: int = 2) -> Iterator[Cluster]:
+    """``dask scheduler`` and ``workers`` ``dask worker`` processes (one thread each), all on
+    127.0.0.1 on a free port, run from ``workdir``; stopped on exit."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     # --no-dashboard alone still opens an HTTP port on 0.0.0.0: pin it to loopback too.
     quiet = ["--no-dashboard", "--dashboard-address", "127.0.0.1:0"]
     commands = [("scheduler", ["distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                "--port", str(port), *quiet])]
-    for n in (1, 2):
+    for n in range(1, workers + 1):
         commands.append((f"worker{n}", ["distributed.cli.dask_worker", address, "--nworkers",
                                         "1", "--nthreads", "1", "--host", "127.0.0.1", *quiet]))
     processes = []
     try:
         for name, args in commands:
             processes.append(start(name, args, workdir))
-        _address_ready(address, 2, processes, workdir)
-        yield Cluster(address, workdir)
+        _wait_ready(address, workers, processes, workdir)
+        yield Cluster(address, workdir, tuple(p.pid for p in processes))
     finally:
         for process in reversed(processes):
             stop(process)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[Cluster]:
+    try:
+        with local_cluster(tmp_path_factory.mktemp("dask-cwd")) as running:
+            yield running
+    except ClusterDidNotStart as exc:
+        pytest.fail(f"Dask cluster did not start: {exc}")
 
 
 def _extraction_recorder():
@@ -102,7 +117,9 @@ def _extraction_recorder():
 
         def transition(self, key, start, finish, **kwargs) -> None:
             name = key[0] if isinstance(key, tuple) else key
-            if finish != "memory" or not extract_bundle.match(str(name)):
+            # executing -> memory: computed here ("flight" -> "memory" is a copy fetched
+            # from the worker that computed it, and does not count).
+            if (start, finish) != ("executing", "memory") or not extract_bundle.match(str(name)):
                 return
             pairs = self.worker.data.get(key) if key in self.worker.data else None
             sources = []
