@@ -392,3 +392,24 @@ def test_books_catch_a_sink_that_drops_records(tmp_path):
     problems = unbalanced(dropped, written)
     assert any("dead_letters: 4 records produced, 3" in p for p in problems)
     assert any("4 pages read, 3 records written" in p for p in problems)
+
+
+def test_a_run_whose_sink_drops_a_record_fails(monkeypatch, tmp_path, capsys):
+    """End to end on the DirectRunner: a sink losing the articles makes the run exit 1."""
+    import apache_beam as beam
+
+    from pipeline import sinks
+    from pipeline.cli import run
+
+    original = sinks.WriteAvroFolder.expand
+
+    def lossy(self, records):
+        if "articles" in self._prefix:
+            records = records | beam.Filter(lambda record: False)
+        return original(self, records)
+
+    monkeypatch.setattr(sinks.WriteAvroFolder, "expand", lossy)
+    code = run([f"--input={SEEDS / '*'}", f"--output={tmp_path / 'out'}",
+                f"--reference_time={REFERENCE_TIME}"])
+    assert code == 1
+    assert "books do not balance: articles:" in capsys.readouterr().err
