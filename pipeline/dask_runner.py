@@ -3,7 +3,7 @@
 Why an adapter and not a Dask-shaped pipeline: newsbeam's pipeline is plain Beam (multi-output
 ParDos for dead letters, several sinks, ``WriteToAvro``, ``Reshuffle``, side inputs, counters),
 and that is what Dataflow and Flink run. Beam 2.77's DaskRunner mistranslates each of those
-(measured, see ../shared/BEAM_NOTES.md): every consumer of a tagged output gets all outputs,
+(measured against a local cluster): every consumer of a tagged output gets all outputs,
 only the graph's last leaf is computed (other sinks are silently skipped), output emitted in
 ``finish_bundle`` is dropped (``WriteToAvro`` then writes an empty shard), each side input
 re-runs its whole upstream inside a task, ``Reshuffle`` is a no-op (so one ``Create`` element
@@ -20,9 +20,10 @@ keeps Beam's DaskRunner (options, client, Dask bags) and replaces its graph tran
 - ``Reshuffle`` repartitions into ``--dask_npartitions`` (default: four per worker thread);
 - ``GroupByKey`` groups by the key's deterministic encoding (Beam's definition of key
   equality) and hands windowed values to Beam's own GroupAlsoByWindow, so windows hold;
-- counters, distributions and gauges are collected per bundle inside the workers and merged on
-  the client: ``result.metrics()`` works, and a retried task's metrics count once (the task
-  result replaces the failed attempt's);
+- ParDo subclasses (``WindowInto``, GroupAlsoByWindow) run as ParDos, not as no-ops;
+- counters, distributions and gauges are collected per bundle inside the workers, travel with
+  the bundle's output and are merged on the client: ``result.metrics()`` works, and a retried
+  task's metrics count once (the task result replaces the failed attempt's);
 - what it cannot run (stateful or splittable DoFns, unbounded input, an unknown primitive)
   fails at submission with the reason, instead of running and writing less.
 """

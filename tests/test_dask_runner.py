@@ -3,7 +3,7 @@
 The cluster binds 127.0.0.1 on free ports and runs from its own working directory, so the
 workers can only find what newsbeam ships as package data, and a relative path that reached
 them would point elsewhere. ``newsbeam run --runner=dask`` must write exactly what the
-DirectRunner writes, on the seeds plus a few hundred pages made here (syndicated copies and
+DirectRunner writes, on the seeds plus about 200 pages made here (syndicated copies and
 hostile pages among them), with the extraction shared by both workers and run once per page.
 The evidence for that comes from the workers themselves (a Dask worker plugin that records
 what each worker's extraction tasks produced), not from Beam's metrics.
