@@ -9,6 +9,7 @@ Exit codes: 0 done, 1 the run failed, 2 a mistake in the command or in a file it
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import difflib
 import glob
 import logging
@@ -50,6 +51,7 @@ from pipeline.publish import (
     publish,
     take_output_lock,
 )
+from pipeline.runners import RunnerUnavailable, absolute, prepare_runner, runs_in_process
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns, is_jsonl
 from pipeline.summary import (
@@ -522,6 +524,12 @@ def run(argv: list[str]) -> int:
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = "DirectRunner"
+    try:  # --runner=dask; absolute paths for workers elsewhere (pipeline/runners.py)
+        runner = prepare_runner(options)
+    except RunnerUnavailable as exc:
+        return user_error(str(exc))
+    if not runs_in_process(runner):
+        plan = dataclasses.replace(plan, inputs=[absolute(p) for p in plan.inputs])
     args = command.args
     if args.watch or args.pubsub_subscription:
         from pipeline.streaming import run_streaming
@@ -549,7 +557,16 @@ def _run_batch(plan: Plan, options) -> int:
         result, staging = _run_with_progress(plan, options)
     except (Exception, WorkerLost) as exc:  # noqa: BLE001 - reported in one line
         return _report_failure(exc, max(1, args.run_attempts), plan.command.verbosity)
-    totals = counters(result)
+    try:
+        totals = counters(result)
+    except NotImplementedError:  # e.g. Beam's own DaskRunner: nothing to account with
+        from apache_beam.options.pipeline_options import StandardOptions
+
+        discard_staging(staging)
+        print(f"newsbeam: runner {options.view_as(StandardOptions).runner} reports no "
+              "metrics, so pages read cannot be checked against records written; not "
+              "reporting success (on Dask use --runner=dask)", file=sys.stderr)
+        return 1
     summary = summarize(totals, time.monotonic() - started, plan.inputs, args.output)
     books = batch_books(totals, plan.files_matched, written_counts(staging))
     summary.update(books=books, accounted=books["balanced"])

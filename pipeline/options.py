@@ -355,3 +355,16 @@ def _is_vv(arg: str) -> bool:
 def beam_help() -> str:
     """Beam's own options, for ``newsbeam run --help-beam``."""
     return beam_parser().format_help().replace("[-h]", "").rstrip()
+
+
+class DaskAddressOptions(PipelineOptions):
+    # Here, not in pipeline/dask_runner.py, so that --help and option checks know it
+    # without importing Dask.
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--dask_address",
+            default=None,
+            help="With --runner=dask: the Dask scheduler, e.g. tcp://10.0.0.5:8786 (the same "
+            "as Beam's --dask_client_address; without either, a local cluster is started).",
+        )
