@@ -185,3 +185,149 @@ def test_find_datelines_composite():
             label="main",
         )
         assert_that(out[DEAD_LETTERS], equal_to([]), label="dead letters")
+
+
+# ---------------------------------------------------------------- the families of issue 16
+
+
+@pytest.mark.parametrize(
+    "text, place, agency, rest",
+    [
+        # AFP colon style: a known place or a region before the colon.
+        ("ATHENS : Greek police said on Monday.", "ATHENS", None, "Greek police said on Monday."),
+        ("NAJAF, Iraq : Fighting resumed.", "NAJAF, Iraq", None, "Fighting resumed."),
+        ("BEIRUT: A car bomb exploded.", "BEIRUT", None, "A car bomb exploded."),
+        ("FALLUJAH: A curfew was imposed.", "FALLUJAH", None, "A curfew was imposed."),
+        ("BOMBAY : A batsman scored.", "BOMBAY", None, "A batsman scored."),
+        # Agency-only openings.
+        ("(Reuters) - A senator said.", None, "Reuters", "A senator said."),
+        ("(CNN) \u2014 A senator said.", None, "CNN", "A senator said."),
+        ("( Sports Network ) - A team won.", None, "Sports Network", "A team won."),
+        ("AP - A senator said.", None, "AP", "A senator said."),
+        # Something before the dateline.
+        ("By MICHELLE SPITZER JOHNSTON, Iowa (AP) -- Farmers said.", "JOHNSTON, Iowa", "AP",
+         "Farmers said."),
+        ("By JANE ROE SAN FRANCISCO ( AP ) -- A firm said.", "SAN FRANCISCO", "AP",
+         "A firm said."),
+        ("(This version of the Dec 6 story corrects a name) SEOUL (Reuters) - Talks.", "SEOUL",
+         "Reuters", "Talks."),
+        ("(Corrects paragraph 2 to fix a date) (Reuters) - Talks.", None, "Reuters", "Talks."),
+        ("Canadian Press - NEW DELHI (AP) - Talks began.", "NEW DELHI", "AP", "Talks began."),
+        ("Canadian Press - Talks began.", None, "Canadian Press", "Talks began."),
+        # A date before the agency; place and agency inside the parentheses.
+        ("Aug. 19 ( Bloomberg ) -- A leader changed plans.", None, "Bloomberg",
+         "A leader changed plans."),
+        ("( Santiago , Chile-AP ) -- Miners said.", "Santiago, Chile", "AP", "Miners said."),
+        ("Arlington , TX , Aug. 17 ( UPI ) -- A batter hit.", "Arlington, TX", "UPI",
+         "A batter hit."),
+        # Title-case places with a dash; no separator after a capitals place.
+        ("Caracas, Venezuela - Voters said.", "Caracas, Venezuela", None, "Voters said."),
+        ("Kochi, India \u2014 Fishermen said.", "Kochi, India", None, "Fishermen said."),
+        ("Rio de Janeiro, Brazil - Carnival began.", "Rio de Janeiro, Brazil", None,
+         "Carnival began."),
+        ("NEW YORK Aging but still popular, the show goes on.", "NEW YORK", None,
+         "Aging but still popular, the show goes on."),
+        ("WASHINGTON _ The senator said.", "WASHINGTON", None, "The senator said."),
+        ("WASHINGTON () - The senator said.", "WASHINGTON", None, "The senator said."),
+        # Agencies of the table beyond the big wires, and one the table lacks.
+        ("OTTAWA (CP) - The minister said.", "OTTAWA", "CP", "The minister said."),
+        ("BERLIN (dpa) - The minister said.", "BERLIN", "dpa", "The minister said."),
+        ("NEW YORK (Dow Jones) -- Stocks rose.", "NEW YORK", "Dow Jones", "Stocks rose."),
+        ("SAN FRANCISCO (CBS.MW) -- Stocks rose.", "SAN FRANCISCO", "CBS.MW", "Stocks rose."),
+        ("MOSCOW, Aug. 3 (ITAR-TASS) -- A minister said.", "MOSCOW", "Itar-Tass",
+         "A minister said."),
+        ("LAGOS (Guardian Wire) - A minister said.", "LAGOS", "Guardian Wire",
+         "A minister said."),
+        # Letters with diacritics, particles, abbreviations.
+        ("S\u00c3O PAULO (Reuters) - Stocks fell.", "S\u00c3O PAULO", "Reuters", "Stocks fell."),
+        ("Bogot\u00e1, Colombia (AP) \u2014 Rebels said.", "Bogot\u00e1, Colombia", "AP",
+         "Rebels said."),
+        ("DAR ES SALAAM, Tanzania (AP) - A ferry sank.", "DAR ES SALAAM, Tanzania", "AP",
+         "A ferry sank."),
+        ("WASHINGTON, D.C. -- The senator said.", "WASHINGTON, D.C.", None,
+         "The senator said."),
+        ("HONG KONG: Stocks fell sharply.", "HONG KONG", None, "Stocks fell sharply."),
+        ("BRUSSELS/PARIS, Jan 3 (Reuters) - Ministers met.", "BRUSSELS/PARIS", "Reuters",
+         "Ministers met."),
+    ],
+)
+def test_dateline_families(text, place, agency, rest):
+    dateline, found_agency, body = find_dateline(text)
+    assert (dateline.place, found_agency, body) == (place, agency, rest)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Headline words before a colon are not places.
+        "DESTRUCTION: The storm left little.",
+        "ADV: For release Sunday.",
+        "UN: Sanctions will stay.",
+        "STAT LINE : Ten points, five rebounds.",
+        "NFL: Dolphins go nowhere.",
+        # Web-site feed names are not agencies.
+        "SPACE.com - A rocket rose.",
+        "washingtonpost.com - A rocket rose.",
+        "NewsFactor - Yahoo (Nasdaq: YHOO) has more storage.",
+        # Capitals that open a sentence.
+        "NATO Secretary General Jens Stoltenberg said.",
+        "FBI Director James Comey said.",
+        "Mr Smith - the chairman - said.",
+        "By Andrew Balls in Washington and Jennifer Hughes in New York. The Fed rose.",
+        "Youkilis, McCarty go on DL A season of adversity.",
+        "AP Photo: a man walks.",
+        "Q&A: What next for the talks",
+        "The Associated Press reported that talks failed.",
+    ],
+)
+def test_labels_and_feeds_are_not_datelines(text):
+    dateline, agency, body = find_dateline(text)
+    assert (dateline, agency, body) == (None, None, text)
+
+
+def test_feed_prefix_without_separator_is_skipped():
+    text = "UPI NewsTrack Sports ATHENS, Greece, Aug. 18 (UPI) -- A swimmer won."
+    dateline, agency, body = find_dateline(text)
+    assert (dateline.place, agency, body) == ("ATHENS, Greece", "UPI", text)
+    assert "Aug. 18" in dateline.raw  # the dates stage reads the dateline's day from raw
+
+
+def test_a_desk_extends_the_agency_table(tmp_path):
+    from transforms.datelines import load_agencies
+
+    desk = tmp_path / "agencies.toml"
+    desk.write_text('extends = "packaged"\n[agencies]\n"Rodong" = ["Rodong Sinmun"]\n',
+                    encoding="utf-8")
+    agencies = load_agencies(str(desk))
+    dateline, agency, _ = find_dateline("PYONGYANG (Rodong Sinmun) -- A text.",
+                                        agencies=agencies)
+    assert agency == "Rodong"
+    assert find_dateline("SEOUL (Reuters) - Talks.", agencies=agencies)[1] == "Reuters"
+    # Without `extends` the desk table replaces the packaged one.
+    desk.write_text('[agencies]\n"Rodong" = ["Rodong Sinmun"]\n', encoding="utf-8")
+    assert load_agencies(str(desk)).name("Reuters") is None
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ('[agencies]\n"X" = "X"\n', "agencies.X"),
+        ('agency = 1\n', "unknown key"),
+        ('extends = "mine"\n', "extends"),
+        ('[agencies\n', "not valid TOML"),
+    ],
+)
+def test_a_bad_agency_table_names_the_problem(tmp_path, content, problem):
+    from transforms.datelines import AgencyTableError, load_agencies
+
+    path = tmp_path / "agencies.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(AgencyTableError, match=problem) as err:
+        load_agencies(str(path))
+    assert str(path) in str(err.value)
+
+
+def test_a_headline_credit_is_not_a_place():
+    text = "House backs food aid for N. Koreans (AP) AP - The aid could reach millions."
+    dateline, agency, body = find_dateline(text)
+    assert (dateline.place, agency) == (None, "AP")

@@ -1,10 +1,22 @@
-"""Topic tagging: score each article against an editable TOML taxonomy and say why."""
+"""Topic tagging: score each article against an editable TOML taxonomy and say why.
+
+Entry points: ``load_taxonomy(path)`` reads and validates a taxonomy completely (a command
+line calls it before a pipeline starts; every mistake is a ``TaxonomyError`` naming the file
+and the key), ``parse_taxonomy(data, source)`` does the same for parsed TOML, and
+``score_topics`` tags one article. A desk file that says ``extends = "packaged"`` adds to the
+packaged taxonomy (``extend_taxonomy`` says how values, terms, lists and rules merge).
+
+Each tag's reasons are signed amounts that add up to its evidence, and its score is
+``1 - exp(-evidence / scale)``; a passing mention is never tagged, so no tag carries a reason
+against itself.
+"""
 
 from __future__ import annotations
 
 import math
 import re
 import tomllib
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +42,7 @@ CONTEXT_ARTICLE = "article"
 _WORD = re.compile(r"\w+")
 # A sentence ends at . ! ? (maybe closing a quote) followed by space and a capital,
 # digit or opening quote; not after an initial ("N. Korea", "U.S.") or a title ("Mr.").
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)]?\s+(?=[\"“‘'(]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]?\s+(?=[\"“‘'(]?[A-Z0-9])|[。！？]\s*")
 _NOT_AN_END = re.compile(r"(?:\b[A-Z]|\bMrs?|\bMs|\bDr|\bSt|\bNo)\.$")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 # "SEOUL (Reuters) - ", "Pyongyang, August 14 (KCNA) -- ": where a story was filed says
@@ -105,6 +117,7 @@ class Topic:
     context_scope: str
     off_context_weight: float
     negation_weight: float
+    body_only_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,17 @@ def _is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
+# Scripts written without spaces between words (Japanese, Chinese, Thai, ...) or whose words
+# take particles glued on (Korean "납치된", "납치문제를"): a phrase in them matches inside a
+# longer run of letters, so no word boundary is asked for on that side.
+_UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "THAI", "LAO", "KHMER",
+                     "MYANMAR", "TIBETAN")
+
+
+def _unspaced(c: str) -> bool:
+    return unicodedata.name(c, "").startswith(_UNSPACED_SCRIPTS)
+
+
 def _lower(text: str) -> str:
     """Lower-cased text of the same length, so match offsets hold for the original."""
     low = text.lower()
@@ -174,6 +198,8 @@ def compile_phrase(text: str) -> re.Pattern[str]:
     words = [w for w in re.split(r"[\s\-]+", text.strip()) if w]
     if not words:
         raise ValueError("empty phrase")
+    last = words[-1].rstrip("*")
+    right = "" if last and _unspaced(last[-1]) else r"(?!\w)"
     regex = ""
     for i, word in enumerate(words):
         core = word.rstrip("*")
@@ -183,12 +209,12 @@ def compile_phrase(text: str) -> re.Pattern[str]:
             regex += r"\.?[\s\-]*" if len(prev) == 1 and prev.isalpha() else r"[\s\-]+"
         # Dots inside a word are optional ("U.S." = "US").
         regex += re.escape(core).replace(r"\.", r"\.?") + (r"\w*" if word.endswith("*") else "")
-    return re.compile(regex.lower() + r"(?!\w)")
+    return re.compile(regex.lower() + right)
 
 
 def _anchor(text: str) -> tuple[str | None, bool]:
-    if text.startswith("re:"):
-        return None, False
+    if text.startswith("re:") or _unspaced(text.strip()[0]):
+        return None, False  # an unspaced phrase is not a word of its own: always run it
     first = text.split()[0].split("-")[0]
     word = _WORD.match(first)
     if word is None:
@@ -206,7 +232,7 @@ def _later_words(text: str) -> tuple[tuple[str, bool], ...]:
     it is only the start of a word. A word after an initial, or with a dot or other
     non-word character inside, is left out.
     """
-    if text.startswith("re:"):
+    if text.startswith("re:") or any(_unspaced(c) for c in text):
         return ()
     words = [w for w in re.split(r"[\s\-]+", text.strip()) if w]  # as compile_phrase
     out = []
@@ -286,7 +312,8 @@ class _Reader:
             raise self.fail(where, f"a phrase must be a non-empty string, got {text!r}")
         try:
             return Phrase(text, weight, compile_phrase(text), *_anchor(text),
-                          left_boundary=not text.startswith("re:"))
+                          left_boundary=not (text.startswith("re:")
+                                             or _unspaced(text.strip()[0])))
         except (re.error, ValueError) as exc:
             raise self.fail(where, f"bad phrase {text!r}: {exc}") from exc
 
@@ -307,24 +334,100 @@ class _Reader:
 
 
 _TOPIC_KEYS = {"description", "terms", "rules", "exclusions", "context", "context_scope",
-               "off_context_weight", "negation_weight"}
+               "off_context_weight", "negation_weight", "body_only_weight"}
+_RULE_KEYS = {"name", "terms", "near", "window", "weight"}
+_POSITION_KEYS = {"title", "lead", "body_start", "body_end"}
+_NEGATION_KEYS = {"cues", "window"}
 _TOP_KEYS = {"version", "threshold", "scale", "passing_ratio", "lead_sentences", "repeat_decay",
-             "exclusion_window", "positions", "negation", "topics"}
+             "exclusion_window", "body_only_weight", "positions", "negation", "topics",
+             "extends"}
+PACKAGED = "packaged"  # the value of `extends` that names the packaged taxonomy
+
+
+def _check_keys(r: _Reader, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise r.fail(where, f"unknown key(s) {sorted(unknown)}; known: {sorted(allowed)}")
+
+
+def extend_taxonomy(base: Mapping[str, Any], desk: Mapping[str, Any]) -> dict[str, Any]:
+    """The packaged taxonomy (``base``) with a desk file's additions, both as parsed TOML.
+
+    A desk file that starts with ``extends = "packaged"`` lists only what it changes:
+    - a value (``threshold``, ``positions.title``, a topic's ``context_scope`` ...) replaces
+      the packaged one;
+    - ``terms`` tables merge phrase by phrase: a new phrase is added, a packaged phrase gets
+      the desk's weight (0 silences it);
+    - lists (``exclusions``, ``context``, ``negation.cues``) and ``[[topics.X.rules]]`` are
+      appended to the packaged ones;
+    - a new ``[topics.X]`` table adds a topic.
+    To remove a packaged phrase, rule or topic, copy the packaged file instead.
+    """
+    out: dict[str, Any] = {k: v for k, v in base.items() if k != "topics"}
+    for key, value in desk.items():
+        if key in ("extends", "topics"):
+            continue
+        if key in ("positions", "negation") and isinstance(value, dict) and isinstance(
+                base.get(key), dict):
+            merged = dict(base[key])
+            for k, v in value.items():
+                old = merged.get(k)
+                merged[k] = old + v if isinstance(old, list) and isinstance(v, list) else v
+            out[key] = merged
+        else:
+            out[key] = value
+    topics = {name: dict(table) for name, table in base.get("topics", {}).items()}
+    desk_topics = desk.get("topics", {})
+    if not isinstance(desk_topics, dict):
+        return {**out, "topics": desk_topics}  # parse_taxonomy names the mistake
+    for name, table in desk_topics.items():
+        if name not in topics or not isinstance(table, dict):
+            topics[name] = table
+            continue
+        merged = topics[name]
+        for k, v in table.items():
+            old = merged.get(k)
+            if isinstance(old, dict) and isinstance(v, dict):
+                merged[k] = {**old, **v}
+            elif isinstance(old, list) and isinstance(v, list):
+                merged[k] = old + v
+            else:
+                merged[k] = v
+    out["topics"] = topics
+    return out
+
+
+def _packaged_data() -> dict[str, Any]:
+    raw = resources.files("transforms").joinpath("data", DEFAULT_TAXONOMY).read_bytes()
+    return tomllib.loads(raw.decode("utf-8"))
 
 
 def parse_taxonomy(data: Mapping[str, Any], source: str = "<taxonomy>") -> Taxonomy:
-    """Validate parsed TOML and build a Taxonomy; raise TaxonomyError naming the problem."""
+    """Validate parsed TOML completely and build a Taxonomy; raise TaxonomyError naming the
+    file and the key.
+
+    With ``extends = "packaged"`` the data is a desk's additions to the packaged taxonomy
+    (``extend_taxonomy`` says how they merge).
+    """
     r = _Reader(source)
-    unknown = set(data) - _TOP_KEYS
-    if unknown:
-        raise r.fail("top level", f"unknown key(s) {sorted(unknown)}")
+    _check_keys(r, data, _TOP_KEYS, "top level")
+    extends = data.get("extends")
+    if extends is not None:
+        if extends != PACKAGED:
+            raise r.fail("extends", f"only \"{PACKAGED}\" can be extended, got {extends!r}")
+        data = extend_taxonomy(_packaged_data(), data)
     positions = data.get("positions", {})
     negation = data.get("negation", {})
     topics_table = data.get("topics")
     if not isinstance(positions, dict) or not isinstance(negation, dict):
         raise r.fail("top level", "'positions' and 'negation' must be tables")
+    _check_keys(r, positions, _POSITION_KEYS, "positions")
+    _check_keys(r, negation, _NEGATION_KEYS, "negation")
+    if not isinstance(data.get("version", ""), str):
+        raise r.fail("top level", "'version' must be a string")
     if not isinstance(topics_table, dict) or not topics_table:
         raise r.fail("top level", "no [topics.<name>] table: the taxonomy needs at least one topic")
+    default_body_only = r.number(data, "body_only_weight", "top level", 1.0, 0.0, 1.0)
     topics = []
     for name, table in sorted(topics_table.items()):
         where = f"topics.{name}"
@@ -332,9 +435,9 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = "<taxonomy>") -> Taxon
             raise r.fail(where, "a topic name must be lower-case letters, digits and _")
         if not isinstance(table, dict):
             raise r.fail(where, "must be a table")
-        unknown = set(table) - _TOPIC_KEYS
-        if unknown:
-            raise r.fail(where, f"unknown key(s) {sorted(unknown)}")
+        _check_keys(r, table, _TOPIC_KEYS, where)
+        if not isinstance(table.get("description", ""), str):
+            raise r.fail(where, "'description' must be a string")
         terms = r.weighted(table, "terms", where)
         rules = []
         raw_rules = table.get("rules", [])
@@ -344,6 +447,9 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = "<taxonomy>") -> Taxon
             rwhere = f"{where}.rules[{i}]"
             if not isinstance(rule, dict):
                 raise r.fail(rwhere, "must be a table")
+            _check_keys(r, rule, _RULE_KEYS, rwhere)
+            if not isinstance(rule.get("name", ""), str):
+                raise r.fail(rwhere, "'name' must be a string")
             rule_terms = r.phrases(rule, "terms", rwhere)
             near = r.phrases(rule, "near", rwhere)
             if not rule_terms or not near:
@@ -370,6 +476,8 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = "<taxonomy>") -> Taxon
             context_scope=scope,
             off_context_weight=r.number(table, "off_context_weight", where, 1.0, 0.0, 1.0),
             negation_weight=r.number(table, "negation_weight", where, 0.5, 0.0, 1.0),
+            body_only_weight=r.number(table, "body_only_weight", where,
+                                      default_body_only, 0.0, 1.0),
         ))
     return Taxonomy(
         version=str(data.get("version", "")),
@@ -391,7 +499,12 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = "<taxonomy>") -> Taxon
 
 
 def load_taxonomy(path: str | None = None) -> Taxonomy:
-    """Read a TOML taxonomy: ``path``, or the packaged transforms/data/topics.toml."""
+    """Read and validate a TOML taxonomy: ``path``, or the packaged transforms/data/topics.toml.
+
+    Every mistake raises TaxonomyError naming the file and the key, so a command line can
+    call this before a pipeline starts. A desk file that says ``extends = "packaged"`` adds to
+    the packaged taxonomy instead of replacing it (see ``extend_taxonomy``).
+    """
     if path is None:
         source = f"transforms/data/{DEFAULT_TAXONOMY}"
         raw = resources.files("transforms").joinpath("data", DEFAULT_TAXONOMY).read_bytes()
@@ -532,19 +645,23 @@ class _Evidence:
 
 
 def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
-                    needs_context: bool) -> tuple[float, list[str]]:
-    """Raw evidence for one topic (its phrases cut to those in the article) and its reasons."""
+                    needs_context: bool) -> list[tuple[str, float]]:
+    """The evidence for one topic (its phrases cut to those in the article), as reasons.
+
+    Each reason is (label, amount): amounts are rounded to 0.01 and add up to the topic's
+    evidence, so what a desk reads is exactly what was scored.
+    """
     if topic.context_scope == CONTEXT_ARTICLE and needs_context:
         if not topic.context:
             if topic.off_context_weight == 0.0:
-                return 0.0, ["no context: none of the topic's context phrases in the article"]
+                return [("no context: none of the topic's context phrases in the article", 0.0)]
             article_factor = topic.off_context_weight
         else:
             article_factor = 1.0
     else:
         article_factor = 1.0
     if not topic.terms and not topic.rules:
-        return 0.0, []  # nothing of the topic in the article
+        return []  # nothing of the topic in the article
 
     # Every occurrence that counts: (value, label, where, note).
     found: list[tuple[float, str, str, str]] = []
@@ -594,15 +711,26 @@ def _topic_evidence(tax: Taxonomy, topic: Topic, sentences: list[_Sentence],
             ev.places.append(where)
         if note and note not in ev.notes:
             ev.notes.append(note)
-    total = sum(ev.total for ev in by_label.values())
-    reasons = []
+    parts: list[tuple[str, float]] = []
     for ev in sorted(by_label.values(), key=lambda e: (-e.total, e.label)):
-        if ev.total <= 0.0:
+        amount = round(ev.total, 2)
+        if amount <= 0.0:
             continue
         extra = f", {'/'.join(ev.notes)}" if ev.notes else ""
-        reasons.append(f"{ev.label} x{ev.count} in {'/'.join(ev.places)}{extra}: +{ev.total:.2f}")
-    reasons.extend(sorted(set(cancelled)))
-    return total, reasons
+        parts.append((f"{ev.label} x{ev.count} in {'/'.join(ev.places)}{extra}", amount))
+    total = sum(amount for _, amount in parts)
+    if total > 0.0 and topic.body_only_weight < 1.0 and not any(
+            where in (TITLE, LEAD) for ev in by_label.values() for where in ev.places):
+        # A news text names its subject in the headline or the lead.
+        cut = round(total * (1.0 - topic.body_only_weight), 2)
+        parts.append((f"only in the body, not in the title or lead (x{topic.body_only_weight:g})",
+                      -cut))
+    parts.extend((note, 0.0) for note in sorted(set(cancelled)))
+    return parts
+
+
+def _signed(label: str, amount: float) -> str:
+    return f"{label}: {'-' if amount < 0 else '+'}{abs(amount):.2f}"
 
 
 def _present(topic: Topic, found: set[str]) -> Topic:
@@ -622,33 +750,43 @@ def _present(topic: Topic, found: set[str]) -> Topic:
 
 def score_topics(taxonomy: Taxonomy, title: str | None, summary: str | None,
                  text: str) -> tuple[tuple[TopicHit, ...], dict[str, float]]:
-    """Hits over the threshold (strongest first, with reasons) and every topic's score."""
+    """Hits over the threshold (strongest first, with reasons) and every topic's score.
+
+    A hit's first reason gives its score from its evidence, ``1 - exp(-evidence / scale)``;
+    the other reasons each add or take off an amount, and the amounts add up to the evidence.
+    A topic whose evidence is below ``passing_ratio`` x the strongest topic's is a passing
+    mention: it is not tagged, so no hit carries a reason against itself.
+    """
     sentences = _segments(taxonomy, title, summary, text)
     whole = "\n".join(s.low for s in sentences)
     found = _found_phrases(taxonomy, whole)
-    evidence = {
+    parts = {
         t.name: _topic_evidence(taxonomy, _present(t, found), sentences, bool(t.context))
         for t in taxonomy.topics
     }
-    strongest = max((raw for raw, _ in evidence.values()), default=0.0)
+    raw = {name: round(sum(a for _, a in p), 2) for name, p in parts.items()}
+    strongest_name, strongest = max(raw.items(), key=lambda kv: (kv[1], kv[0]),
+                                    default=("", 0.0))
     scores: dict[str, float] = {}
     hits = []
-    for name, (raw, reasons) in evidence.items():
-        score = 1.0 - math.exp(-raw / taxonomy.scale)
+    for name, reasons in parts.items():
+        evidence = raw[name]
+        score = round(1.0 - math.exp(-max(evidence, 0.0) / taxonomy.scale), 4)
         floor = taxonomy.passing_ratio * strongest
-        if raw > 0.0 and raw < floor:
-            # Mentioned in passing next to a much stronger subject.
-            score *= raw / floor
-            reasons = [*reasons, f"passing mention: evidence {raw:.2f} < "
-                                 f"{taxonomy.passing_ratio} x strongest {strongest:.2f}"]
-        score = round(score, 4)
+        if 0.0 < evidence < floor:
+            # A passing mention next to the article's main subject is not a subject: never
+            # tagged, and its score falls with the shortfall, below the threshold.
+            passing = round(min(score, taxonomy.threshold) * evidence / floor, 4)
+            scores[name] = max(min(passing, taxonomy.threshold - 1e-4), 0.0)
+            continue
         scores[name] = score
         if score >= taxonomy.threshold:
             hits.append(TopicHit(
                 topic=name,
                 score=score,
-                reasons=(f"score {score:.3f} >= threshold {taxonomy.threshold}"
-                         f" (evidence {raw:.2f})", *reasons),
+                reasons=(f"score {score:.3f} = 1 - exp(-evidence {evidence:.2f} / scale "
+                         f"{taxonomy.scale:g}) >= threshold {taxonomy.threshold:g}",
+                         *(_signed(label, amount) for label, amount in reasons)),
             ))
     hits.sort(key=lambda h: (-h.score, h.topic))
     return tuple(hits), scores

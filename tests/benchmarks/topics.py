@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from tests.benchmarks.split import HELD, TUNE, part
 from transforms.topics import Taxonomy, load_taxonomy, score_topics
 
 DEFAULT_TOPICS = ("abductions", "summitry", "missiles")
@@ -22,6 +24,38 @@ def import_tagger(spec: str) -> Tagger:
     """``package.module:function``, a function (title, text) -> topic names."""
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+# The baseline: one keyword regex per topic, on title and text.
+KEYWORDS = {
+    "abductions": re.compile(r"(?i)\b(?:abduct|kidnap)"),
+    "summitry": re.compile(r"(?i)\b(?:summit|talks\b|dialogue\b)"),
+    "missiles": re.compile(r"(?i)\b(?:missile|nuclear|icbm)"),
+}
+
+
+def keyword_tagger(title: str, text: str) -> set[str]:
+    """The keyword baseline: a topic whenever its regex occurs anywhere."""
+    return {t for t, rx in KEYWORDS.items() if rx.search(f"{title}\n{text}")}
+
+
+def by_part(items: Sequence[dict], predictions: Sequence[set[str]],
+            topics: Sequence[str] = DEFAULT_TOPICS) -> dict[str, tuple[dict[str, Confusion], float]]:
+    """``tally`` on the tune part, the held part and all items (tests/benchmarks/split.py)."""
+    out = {}
+    for name in (TUNE, HELD, "all"):
+        keep = [i for i, it in enumerate(items) if name == "all" or part(it["id"]) == name]
+        out[name] = tally([items[i] for i in keep], [predictions[i] for i in keep], topics)
+    return out
+
+
+def part_lines(label: str, parts: dict[str, tuple[dict[str, Confusion], float]]) -> list[str]:
+    lines = []
+    for name, (conf, micro) in parts.items():
+        per = " ".join(f"{t} P {c.precision:.3f} R {c.recall:.3f}" for t, c in conf.items())
+        n = sum(c.tp + c.fn + c.fp + c.tn for c in conf.values()) // max(len(conf), 1)
+        lines.append(f"{label:<8} {name:<4} items {n:3d} micro-F1 {micro:.3f}  {per}")
+    return lines
 
 
 def rules_tagger(taxonomy: Taxonomy) -> Tagger:
@@ -128,6 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for _ in range(args.repeat - 1):
         per_item = min(per_item, evaluate(items, tagger, topics)[2])
     print(report(conf, micro, per_item, len(items)))
+    if all("id" in it for it in items):
+        predictions = [set(tagger(it.get("title") or "", it.get("text") or "")) for it in items]
+        baseline = [keyword_tagger(it.get("title") or "", it.get("text") or "") for it in items]
+        print("\n".join(part_lines("tagger", by_part(items, predictions, topics))))
+        print("\n".join(part_lines("keywords", by_part(items, baseline, topics))))
     return 0
 
 
