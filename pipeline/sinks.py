@@ -37,7 +37,8 @@ DEAD_LETTERS = "dead_letters"
 OUTPUTS = {ARTICLES: schemas.ARTICLE, COPIES: schemas.ARTICLE, DEAD_LETTERS: schemas.DEAD_LETTER}
 TEMP_PREFIX = "."
 TEMP_SUFFIX = ".tmp"
-_JSON_LINE_SOURCE = re.compile(r"^(.*\.(?:jsonl|ndjson)(?:\.gz)?):\d+$", re.IGNORECASE)
+# A JSON line's source is ``file:line``, a WARC record's ``archive:offset``.
+_JSON_LINE_SOURCE = re.compile(r"^(.*\.(?:jsonl|ndjson|warc)(?:\.gz)?):\d+$", re.IGNORECASE)
 
 
 class WriteAvroFolder(beam.PTransform):

@@ -35,6 +35,7 @@ from apache_beam.transforms.periodicsequence import PeriodicImpulse
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from apache_beam.transforms.window import TimestampedValue
 
+from pipeline import warc
 from transforms.decode import _iso_or_none
 from transforms.failures import count
 from transforms.records import Page
@@ -187,6 +188,8 @@ def read_file(
     source = display_path(path)
     if _is_local(path):
         refusal = _local_refusal(path, roots)
+        if refusal is not None and not warc.starts_file(metadata):
+            return  # an archive read in ranges: its first range says it, once
         if refusal == FILES_SKIPPED_SPECIAL:
             count(FILES_SKIPPED_SPECIAL)
             return
@@ -194,6 +197,9 @@ def read_file(
             count(FILES_REFUSED)
             yield _failed(source, *refusal)
             return
+    if isinstance(metadata, warc.ArchiveRange) or warc.is_warc(path):
+        yield from warc.read_archive(metadata, max_bytes)  # WARC: a page per HTML response
+        return
     count(FILES_READ)
     fetched_at = mtime_iso(metadata)
     try:
@@ -318,6 +324,7 @@ class ReadPages(beam.PTransform):
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
             | "Match" >> beam.FlatMap(match_files)
+            | "SplitArchives" >> beam.FlatMap(warc.split_archives)  # WARC: byte ranges
             | "Spread" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(_ReadFiles(self._max, input_roots(self._patterns)))
         )

@@ -183,13 +183,25 @@ def test_drop_reason(line, reason):
         ("Ferry returns - and why it matters", "Coastline Gazette", None,
          "Ferry returns - and why it matters"),
         (None, "Coastline Gazette", None, None),
+        # the site by its address, by part of its og:site_name, by its host's label
+        ("Streit ums Brennholz - www.Waldhefte.de", None, None, "Streit ums Brennholz"),
+        ("Ferry returns | Coastline", "Coastline Gazette Ltd", None, "Ferry returns"),
+        ("Ferry returns | Coastline Gazette", None, "coastlinegazette.example", "Ferry returns"),
+        ("Le quai rouvre │ Café Marché", "cafe-marche.example", None, "Le quai rouvre"),
+        ("Harbour News|Ferry returns", "Harbour News", None, "Ferry returns"),
+        ("渡轮恢复运营-海港日报", "海港日报", None, "渡轮恢复运营"),
+        # a date part at either end
+        ("12.03.2024 - Ferry returns", None, None, "Ferry returns"),
+        # a second half that is not the site stays
+        ("Ferry returns - the town celebrates", "Coastline Gazette", None,
+         "Ferry returns - the town celebrates"),
     ],
 )
 def test_split_title(title, site, host, expected):
     assert split_title(title, site, host) == expected
 
 
-def test_clean_paragraphs_drops_repeats_title_and_teasers():
+def test_clean_paragraphs_drops_title_teasers_and_credits_and_keeps_lead_and_repeats():
     got = clean_paragraphs(
         [
             "Ferry returns",
@@ -202,14 +214,57 @@ def test_clean_paragraphs_drops_repeats_title_and_teasers():
             "Reporting by Mara Lindqvist; Editing by Paul Schenk",
         ],
         title="Ferry returns",
-        description="The ferry is back after four months in dry dock",
     )
-    assert got.summary == "The ferry is back after four months in dry dock"
+    # The lead stays; a passage the page repeats stays twice (a quoted document can).
     assert got.paragraphs == (
+        "The ferry is back after four months in dry dock",
+        "The ferry carried its first passengers of the season on Friday morning.",
         "The ferry carried its first passengers of the season on Friday morning.",
         "Timetables will be posted at both landing stages next week.",
     )
     assert got.credits == ("Reporting by Mara Lindqvist; Editing by Paul Schenk",)
+
+
+def test_clean_paragraphs_keeps_structure_that_resembles_the_title():
+    # A subheading sharing the title's words, and list items, are the article's own.
+    got = clean_paragraphs(
+        ["Ten tips for a quiet harbour winter",
+         "Winter on the harbour is long, and the boats need care before the first storms.",
+         "Tips for a quiet harbour winter", "- Drain the engine", "- Cover the deck"],
+        title="Ten tips for a quiet harbour winter",
+    )
+    assert got.paragraphs[1:] == ("Tips for a quiet harbour winter", "- Drain the engine",
+                                  "- Cover the deck")
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Teilen mit:", "Wird geladen …", "Kategorie: News", "Zum Newsletter anmelden",
+     "Mit unserem Newsletter erhalten Sie monatlich alle Neuigkeiten", "Thanks for signing up!",
+     "CLICK HERE TO GET THE APP", "Anzeige - Heute schon bestellt?", "Foto: Agentur",
+     "Nächster Artikel", "Schlagwörter: Hafen, Fähre"],
+)
+def test_named_chrome_in_other_languages_is_dropped(line):
+    assert drop_reason(line) is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Die Anzeige wurde am Montag erstattet.", "Click the link in the email to confirm.",
+     "The newsletter industry has grown fast in the last two years, analysts say."],
+)
+def test_article_sentences_near_chrome_words_stay(line):
+    assert drop_reason(line) is None
+
+
+@pytest.mark.parametrize("head", ["Lesen Sie auch:", "À lire aussi", "Le puede interesar",
+                                   "Mehr zum Thema", "Explore further"])
+def test_related_links_headings_in_other_languages_open_a_teaser_list(head):
+    got = clean_paragraphs(["The ferry carried its first passengers of the season on Friday.",
+                            head, "Quay wall repairs to start in June",
+                            "Timetables will be posted at both landing stages next week."])
+    assert got.paragraphs == ("The ferry carried its first passengers of the season on Friday.",
+                              "Timetables will be posted at both landing stages next week.")
 
 
 @pytest.mark.parametrize(

@@ -450,7 +450,7 @@ _MENTION_WORDS = ("on", "last", "next", "this", "coming", "Friday", "Monday,", "
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(_MENTION_WORDS), max_size=30), st.sampled_from((" ", "  ", "\n")))
 def test_weekday_scan_finds_what_the_regex_finds_over_the_whole_text(words, sep):
-    from transforms.dates import _WEEKDAY_MENTION, _weekday_mentions
+    from transforms.dates.mentions import _WEEKDAY_MENTION, _weekday_mentions
 
     text = sep.join(words)
     want = [(m.span(), m.groupdict()) for m in _WEEKDAY_MENTION.finditer(text)]
@@ -461,10 +461,10 @@ def _locale_by_scan(table, publisher, url):
     """The publisher lookup as a plain scan of the rules in order (the specification)."""
     from urllib.parse import urlsplit
 
-    from transforms.dates import _name_key
+    from transforms.dates.tables import name_key
 
     host = (urlsplit(url).hostname or "").lower() if url else ""
-    key = _name_key(publisher) if publisher else ""
+    key = name_key(publisher) if publisher else ""
     for rule in table.publishers:
         if key and key in rule.names:
             return rule.locale

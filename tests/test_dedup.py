@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
@@ -17,6 +19,7 @@ from transforms.dedup import (
     COPIES,
     DetectSyndication,
     band_keys,
+    bucket_pairs,
     compare,
     is_same_story,
     minhash,
@@ -111,9 +114,10 @@ def published(date: str, instant_ms: int | None = None) -> Published:
 
 
 def article(id_: str, body: str, title: str | None = "Ferry crossings to Kestrel Island halted",
-            date: str | None = "2025-06-03", agency: str | None = None, **kw) -> Article:
+            date: str | None = "2025-06-03", agency: str | None = None,
+            source_name: str | None = None, **kw) -> Article:
     return Article(
-        id=id_, source=f"test/{id_}", kind="text", url=None, title=title, text=body,
+        id=id_, source=f"test/{source_name or id_}", kind="text", url=None, title=title, text=body,
         agency=agency, published=published(date) if date else None, **kw,
     )
 
@@ -130,6 +134,28 @@ UPDATE = article("update", text(FERRY + FERRY_UPDATE_EXTRA),
                  title="Second Marlow Lines ferry impounded", date="2025-06-04")
 RESAVE = article("resave", text(FERRY), agency="Reuters")
 UNRELATED = article("velotrak", SHORT_A, title="Velotrak shares fall on forecast cut")
+
+
+CJK = json.loads((Path(__file__).parent / "fixtures" / "syndication_cjk.json").read_text("utf-8"))
+# Pinned when the bigram reading was introduced: a change here changes every CJK band key.
+PINNED_ZH = (44, 42, [21925619, 449018194, 694444482], "0:0691c0a0087352b1",
+             "31:004de77b01166945")
+# Site tails a republisher adds after a cut-down copy, per language.
+CJK_TAILS = {"ja": "続きは会員登録をしてお読みいただけます。", "ko": "기사 전문은 홈페이지에서 볼 수 있습니다.",
+             "zh": "阅读全文请访问本网站。"}
+
+
+def cjk_story(lang: str, name: str, id_: str | None = None, keep: int | None = None,
+              cut: float = 0.5) -> Article:
+    """A story of the CJK fixture; with ``keep``, a copy cut after that many paragraphs and
+    ``cut`` of the next, with the site's tail."""
+    story = CJK[lang][name]
+    paragraphs = story["paragraphs"]
+    if keep is not None:
+        nxt = paragraphs[keep]
+        paragraphs = [*paragraphs[:keep], nxt[: int(len(nxt) * cut)], CJK_TAILS[lang]]
+    return article(id_ or f"{lang}-{name}", text(paragraphs), title=story["title"],
+                   date="2025-06-25")
 
 
 def S(a: Article):  # noqa: N802 - short name for a summary in parametrised cases
@@ -179,6 +205,33 @@ def test_signature_values_are_pinned():
     assert (len(words), sh.size, sh[:3].tolist()) == (223, 221, [10183401, 71177534, 79522504])
     assert keys[:2] == ("0:005d3160000f855b", "1:01c2e37f012650f0")
     assert keys[-1] == "31:01d8cc0800142277"
+
+
+def test_signature_values_are_pinned_for_unspaced_scripts():
+    # Chinese, Japanese and Korean are read as character bigrams (3-shingles of them are
+    # 4-character windows); these values pin that reading across workers and runs.
+    story = CJK["zh"]["missile"]["paragraphs"][0]
+    words = normalise_words(story)
+    assert words[:4] == ["据韩", "韩国", "国联", "联合"]
+    sh = shingles(words)
+    keys = band_keys(minhash(sh))
+    assert (len(words), sh.size, sh[:3].tolist()) == PINNED_ZH[:3]
+    assert (keys[0], keys[-1]) == PINNED_ZH[3:]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("북한이 동해상으로", ["북한", "한이", "동해", "해상", "상으", "으로"]),
+        ("北朝鮮は２５日", ["北朝", "朝鮮", "鮮は", "25", "日"]),  # full-width digits folded
+        ("Ｎｏｒｔｈ Korea", ["north", "korea"]),
+        ("café naïve İstanbul", ["café", "naïve", "i̇stanbul"]),
+        ("हिन्दी समाचार", ["हिन्दी", "समाचार"]),  # vowel signs stay inside the word
+        ("한 中 a", ["한", "中", "a"]),
+    ],
+)
+def test_words_in_every_script(raw, expected):
+    assert normalise_words(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -239,6 +292,36 @@ def test_truncated_copy_collides_in_some_band():
 def test_is_same_story(a, b, same):
     assert is_same_story(S(a), S(b)) is same
     assert is_same_story(S(b), S(a)) is same
+
+
+@pytest.mark.parametrize("lang", ["ja", "ko", "zh"])
+def test_different_stories_in_one_script_are_not_merged(lang):
+    # Three stories of one desk (missiles, abductions, a summit), sharing a background
+    # sentence, names and figures: before shingles covered every script, a Korean page
+    # was only its e-mail address and digits, and such stories were merged.
+    stories = [S(cjk_story(lang, name)) for name in ("missile", "abductions", "summit")]
+    for a, b in itertools.combinations(stories, 2):
+        assert not is_same_story(a, b), (a.id, b.id, compare(a, b))
+
+
+@pytest.mark.parametrize("lang", ["ja", "ko", "zh"])
+@pytest.mark.parametrize("name", ["missile", "abductions", "summit"])
+@pytest.mark.parametrize("keep, cut", [(1, 0.3), (1, 0.8), (2, 0.5), (3, 0.9)])
+def test_truncated_copies_in_one_script_are_found(lang, name, keep, cut):
+    original = S(cjk_story(lang, name))
+    copy = S(cjk_story(lang, name, id_="copy", keep=keep, cut=cut))
+    if (keep, cut) != (1, 0.3):
+        # An LSH candidate. (A copy of a third of the story, Jaccard ~0.3, is one with
+        # probability ~0.95, not always: 32 bands of 2 rows.)
+        assert set(original.bands) & set(copy.bands)
+    assert is_same_story(copy, original), compare(copy, original)
+    others = [S(cjk_story(lang, n)) for n in ("missile", "abductions", "summit") if n != name]
+    assert not any(is_same_story(copy, other) for other in others)
+
+
+def test_a_translation_is_not_a_copy():
+    ja, zh = S(cjk_story("ja", "abductions")), S(cjk_story("zh", "abductions"))
+    assert not is_same_story(ja, zh)
 
 
 def test_compare_measures_containment_of_the_smaller():
@@ -331,3 +414,81 @@ def test_batch_chain_of_updates_resolves_to_one_canonical():
 def test_transform_rejects_bad_ttl():
     with pytest.raises(ValueError):
         DetectSyndication(streaming=True, ttl_days=0)
+
+
+def test_batch_in_japanese_korean_and_chinese():
+    items, expected_copies = [], set()
+    for lang in ("ja", "ko", "zh"):
+        for name in ("missile", "abductions", "summit"):
+            items.append(cjk_story(lang, name))
+        items.append(cjk_story(lang, "missile", id_=f"{lang}-missile-cut", keep=2))
+        items.append(cjk_story(lang, "summit", id_=f"{lang}-summit-cut", keep=1, cut=0.8))
+        expected_copies |= {(f"{lang}-missile-cut", f"{lang}-missile"),
+                            (f"{lang}-summit-cut", f"{lang}-summit")}
+    expected_articles = {a.id for a in items} - {c for c, _ in expected_copies}
+    for order in (items, list(reversed(items))):
+        with TestPipeline() as p:
+            out = p | beam.Create(order, reshuffle=False) | DetectSyndication()
+            assert_that(out[ARTICLES] | "Ids" >> beam.Map(lambda a: a.id),
+                        equal_to(sorted(expected_articles)), label="articles")
+            assert_that(out[COPIES] | "Links" >> beam.Map(
+                lambda a: (a.id, a.syndicated_from.canonical_id)),
+                equal_to(sorted(expected_copies)), label="copies")
+
+
+@pytest.mark.parametrize("order", [0, 1, 2])
+def test_batch_byte_identical_pages_are_one_article_and_copies(order):
+    # Identical pages under different names share their id (it is the content's):
+    # one article (the first source in order) and exact copies of it, in any order.
+    same = [replace(ORIGINAL, source=f"test/{name}") for name in ("b.html", "a.html", "c.html")]
+    empty = [article("blank", "", title=None, source_name=name) for name in ("x", "y")]
+    items = [*same, *empty, INQUIRY, TRUNCATED]
+    items = [items[i] for i in list(itertools.permutations(range(len(items))))[order * 997]]
+    with TestPipeline() as p:
+        out = p | beam.Create(items, reshuffle=False) | DetectSyndication()
+        assert_that(out[ARTICLES] | "Ids" >> beam.Map(lambda a: (a.id, a.source)),
+                    equal_to([("orig", "test/a.html"), ("blank", "test/x"),
+                              ("inquiry", "test/inquiry")]), label="articles")
+        assert_that(out[COPIES] | "Links" >> beam.Map(
+            lambda a: (a.id, a.source, a.syndicated_from.canonical_id,
+                       a.syndicated_from.similarity, a.syndicated_from.containment)),
+            equal_to([("orig", "test/b.html", "orig", 1.0, 1.0),
+                      ("orig", "test/c.html", "orig", 1.0, 1.0),
+                      ("blank", "test/y", "blank", 1.0, 1.0),
+                      ("trunc", "test/trunc", "orig", *_figures(TRUNCATED, ORIGINAL))]),
+            label="copies")
+
+
+def _figures(copy: Article, canonical: Article) -> tuple[float, float]:
+    synd = dedup.syndication(S(copy), S(canonical))
+    return synd.similarity, synd.containment
+
+
+def _entries(*members: tuple[int, tuple, int]) -> bytes:
+    """Packed band entries (band value, rank, id hash)."""
+    return b"".join(dedup._ENTRY.pack(value, dedup._packed_rank(rank), key)
+                    for value, rank, key in members)
+
+
+def test_bucket_pairs_pair_each_member_with_the_better_ranked_ones():
+    early, late, undated = (0, 10, 5, -100, "x"), (0, 11, 0, -900, "x"), (1, 0, 0, -50, "x")
+    entries = _entries((7, late, 1), (9, early, 2), (7, undated, 3), (7, early, 4), (9, late, 2))
+    # Bucket 7 in rank order: 4 (early), 1 (late), 3 (undated); bucket 9: one id twice.
+    assert sorted(bucket_pairs(entries)) == [(1, 4), (3, 1), (3, 4)]
+    assert list(bucket_pairs(b"")) == []
+
+
+def test_bucket_pairs_stay_linear_in_a_crowded_bucket():
+    n = 200
+    entries = _entries(*[(1, (0, 10, 0, -i, "x"), i) for i in range(n)])
+    pairs = list(bucket_pairs(entries))
+    assert len(pairs) == sum(min(i, dedup.MAX_BUCKET_COMPARE) for i in range(n))
+    # More words rank better: each member meets only the best-ranked (longest) ones.
+    assert all(better >= n - dedup.MAX_BUCKET_COMPARE and better > worse
+               for worse, better in pairs)
+
+
+def test_packed_rank_keeps_the_rank_order():
+    ranks = [(0, 5, -(2**40), -10, "a"), (0, 5, 0, -10, "a"), (0, 5, 0, -3, "a"),
+             (0, 5, dedup._UNKNOWN_TIME, -500, "a"), (0, 6, 0, 0, "a"), (1, 0, 0, -7, "a")]
+    assert sorted(ranks, key=dedup._packed_rank) == ranks

@@ -14,7 +14,15 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
-from tests.test_dedup import INQUIRY, ORIGINAL, REPREFIXED, TRUNCATED, UNRELATED, UPDATE
+from tests.test_dedup import (
+    INQUIRY,
+    ORIGINAL,
+    REPREFIXED,
+    TRUNCATED,
+    UNRELATED,
+    UPDATE,
+    article,
+)
 from transforms.dedup import ARTICLES, COPIES, DetectSyndication, _StreamingSyndication
 
 DAY = 86_400  # seconds
@@ -66,6 +74,29 @@ def test_copy_after_its_original():
     )
     _run(stream, ["orig", "inquiry", "velotrak", "update"],
          [("trunc", "orig"), ("prefixed", "orig")])
+
+
+def test_byte_identical_pages_are_one_article_and_exact_copies():
+    # Identical pages under other names share the id (it is the content's): copies with
+    # similarity 1.0, also where the text is too thin for the shingle check.
+    again = replace(ORIGINAL, source="test/again.html")
+    blank, blank_again = (article("blank", "", title=None, source_name=name) for name in "xy")
+    p = TestPipeline(options=_options())
+    stream = (
+        _stream()
+        .add_elements([_at(ORIGINAL, 0), _at(blank, 10)])
+        .add_elements([_at(again, 60), _at(blank_again, 70)])
+        .advance_watermark_to_infinity()
+    )
+    out = p | stream | DetectSyndication(streaming=True)
+    assert_that(out[ARTICLES] | "Ids" >> beam.Map(lambda a: (a.id, a.source)),
+                equal_to([("orig", "test/orig"), ("blank", "test/x")]), label="articles")
+    assert_that(out[COPIES] | "Links" >> beam.Map(
+        lambda a: (a.id, a.source, a.syndicated_from.canonical_id, a.syndicated_from.similarity,
+                   a.syndicated_from.containment)),
+        equal_to([("orig", "test/again.html", "orig", 1.0, 1.0),
+                  ("blank", "test/y", "blank", 1.0, 1.0)]), label="copies")
+    p.run().wait_until_finish()
 
 
 def test_counters_in_one_bundle():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import apache_beam as beam
@@ -13,9 +14,13 @@ from transforms.extract import (
     ExtractArticles,
     extract_document,
     extract_html,
+    page_metadata,
+    page_title,
+    text_byline,
     to_article,
 )
 from transforms.failures import DEAD_LETTERS, MAIN
+from transforms.html_tree import page_tree
 from transforms.records import KIND_HTML, KIND_TEXT, Document, Extracted, StageError
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -36,10 +41,11 @@ def document(content: str, kind: str = KIND_HTML, doc_id: str = "d1") -> Documen
     "file, kept, dropped",
     [
         ("harbour_ferry.html",
+         # the lead stays in the text even where the page's description repeats it
          ["The Saltmarsh Belle carried its first passengers", "the ferry takes eight.",
-          "since the eighteen-sixties"],
+          "since the eighteen-sixties", "after four months in dry dock"],
          ["Photograph:", "Share this article", "newsletter", "Additional reporting",
-          "Quay wall", "All rights reserved", "Home", "after four months in dry dock"]),
+          "Quay wall", "All rights reserved", "Home"]),
         ("bakery_prize.html",
          ["Die kleine Bäckerei am Marktplatz", "seit langem wünschen."],
          ["Folgen Sie uns", "Impressum", "Kontakt"]),
@@ -200,3 +206,87 @@ def test_a_short_fast_result_runs_the_full_cascade(monkeypatch):
     calls = _trafilatura_calls(monkeypatch)
     assert len(extract_html(_story(3)).text) < 1000
     assert calls == [True, False]
+
+
+def test_every_text_field_is_nfc():
+    decomposed = "Cafe\u0301 Me\u0301ridien"  # "Café Méridien" with combining accents
+    html = (f"<html><head><title>{decomposed} opens on the quay</title>"
+            f"<meta name='author' content='Ine\u0300s Faure'></head><body><article>"
+            f"<h1>{decomposed} opens on the quay</h1>"
+            + "".join(f"<p>The {decomposed} opened its doors on the quay this week, and "
+                      f"the first guests arrived before nine in the morning ({i}).</p>"
+                      for i in range(4))
+            + "</article></body></html>")
+    article = extract_document(document(html))
+    for value in (article.title, article.text, *article.authors):
+        assert value == unicodedata.normalize("NFC", value)
+    assert "Café Méridien" in article.text
+    assert article.title == "Café Méridien opens on the quay"
+    assert article.authors == ("Inès Faure",)
+
+
+@pytest.mark.parametrize(
+    "head, h1, expected",
+    [
+        # the meta title is shortened for search; the page shows the whole headline
+        ("Ferry returns | Coastline Gazette", "Ferry returns after winter refit",
+         "Ferry returns after winter refit"),
+        # a kicker, a subtitle and screen-reader text are not the headline
+        ("Ferry returns after refit", '<span class="article-kicker">Harbour</span>'
+         '<span class="visually-hidden">: </span><span>Ferry returns after refit</span>',
+         "Ferry returns after refit"),
+        ("Ferry returns after refit", 'Ferry returns after refit <small>A new season on the '
+         'estuary</small>', "Ferry returns after refit"),
+        # an <h1> unlike the title is the site's banner
+        ("Ferry returns after refit", "Coastline Gazette", "Ferry returns after refit"),
+        # a headline made only of a marked part keeps it
+        ("Ferry returns after refit", '<span class="field--label-hidden">Ferry returns after '
+         'refit</span>', "Ferry returns after refit"),
+    ],
+)
+def test_headline_is_the_h1_matching_the_title(head, h1, expected):
+    tree = page_tree(f"<html><head><meta property='og:title' content='{head}'>"
+                     f"<meta property='og:site_name' content='Coastline Gazette'></head>"
+                     f"<body><h1>{h1}</h1><p>Text.</p></body></html>")
+    assert page_title(tree, page_metadata(tree)) == expected
+
+
+def test_a_quoted_embedded_post_stays_in_the_text():
+    paragraphs = "".join(
+        f"<p>The harbour board met on Tuesday to discuss the ferry timetable for the summer "
+        f"season, and residents filled the hall to hear the plans ({i}).</p>" for i in range(5))
+    html = ("<html><head><title>Ferry timetable debated</title></head><body><article>"
+            "<h1>Ferry timetable debated</h1>" + paragraphs +
+            '<div class="social-media-embed"><blockquote class="twitter-tweet"><p>The new '
+            "timetable leaves the island without a morning boat on Sundays.</p>&mdash; Island "
+            "Residents (@islanders) May 2, 2025</blockquote></div>"
+            + paragraphs.replace("(", "[").replace(")", "]") + "</article></body></html>")
+    tree = page_tree(html)
+    text = extract_html(html).text
+    assert "without a morning boat on Sundays" in text
+    assert tree.xpath("//blockquote/@class") == ["twitter-tweet"]  # the shared tree is intact
+
+
+@pytest.mark.parametrize(
+    "line, names",
+    [
+        ("Von Mara Lindqvist", "Mara Lindqvist"),
+        ("By Jane Doe and John Roe", "Jane Doe; John Roe"),
+        ("Autoren Jan Muster und Eva Beispiel", "Jan Muster; Eva Beispiel"),
+        ("By Monday", None),  # one word: not a name
+        ("Von Berlin aus", None),  # a lowercase word: a phrase, not names
+        ("By the time the ferry arrived, the quay was full", None),
+    ],
+)
+def test_a_byline_paragraph_names_the_authors(line, names):
+    assert text_byline(["The ferry returned on Friday.", line]) == names
+
+
+def test_the_byline_paragraph_is_read_only_without_author_fields():
+    body = "".join(f"<p>The ferry carried its first passengers of the season across the "
+                   f"estuary on Friday morning after a long refit ({i}).</p>" for i in range(4))
+    html = (f"<html><head><title>Ferry returns</title></head><body><article><h1>Ferry returns"
+            f"</h1>{body}<p>Von Mara Lindqvist</p></article></body></html>")
+    assert extract_html(html).authors == ("Mara Lindqvist",)
+    tagged = html.replace("<head>", "<head><meta name='author' content='Jon Park'>")
+    assert extract_html(tagged).authors == ("Jon Park",)

@@ -12,7 +12,7 @@ from trafilatura.metadata import extract_author
 from trafilatura.utils import load_html
 from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
-from transforms.html_author import page_author
+from transforms.html_author import clean_authors, page_author
 
 ROOT = Path(__file__).resolve().parent.parent
 # sha256 of trafilatura 2.3.1's author and author-discard XPaths, which html_author.py
@@ -109,3 +109,31 @@ def elements(draw, depth: int = 0) -> str:
 def test_random_pages_agree(parts):
     ours, theirs = both(page("".join(parts)))
     assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "names, expected",
+    [
+        (["Zeige alle Beiträge von Mara Lindqvist"], ["Mara Lindqvist"]),
+        (["View all posts by Jon Park"], ["Jon Park"]),
+        (["Ana Souza, PhD"], ["Ana Souza"]),
+        (["Art Edwards says"], []),
+        (["Coastline Gazette Com"], []),
+        (["Posted"], []),
+        (["Publiziert am"], []),
+        (["Coastline Gazette", "Mara Lindqvist"], ["Mara Lindqvist"]),
+        (["Coastline Gazette"], ["Coastline Gazette"]),  # nobody else: kept, may be a person
+        (["Mara Lindqvist", "ML"], ["Mara Lindqvist"]),
+        (["Emily Co"], ["Emily Co"]),
+        (["Redaktion"], ["Redaktion"]),
+    ],
+)
+def test_clean_authors(names, expected):
+    assert clean_authors(names, lambda n: n == "Coastline Gazette") == expected
+
+
+def test_wordpress_post_terms_do_not_hide_the_byline():
+    html = page('<div class="post hentry category-news tag-ferry"><div class="entry-meta">'
+                '<span class="author vcard"><a class="url fn n" href="/a/m">marali</a></span>'
+                '</div><p>Body text.</p></div>')
+    assert page_author(load_html(html)) == "Marali"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -36,8 +37,6 @@ CJK_CHARS_PER_WORD = 2
 FRAGMENT_MAX_WORDS = 3
 # A standfirst is a sentence-length paragraph right under the title without a final full stop.
 STANDFIRST_MAX_WORDS = 70
-# The headline is often repeated in the first paragraphs the extractor returns.
-TITLE_REPEAT_WITHIN = 3
 # Share of words a reworded headline has in common with the title.
 TITLE_OVERLAP = 0.6
 # How far above the body (in non-blank lines) to look for the title and the header.
@@ -124,6 +123,10 @@ _DROP_PATTERNS = (
     # share and social widgets
     r"(?:share|tweet|pin|email|print)(?: this)?(?: (?:on|with|via|article|story|page))?"
     r"(?: \w+)?",
+    # the same prompts in other languages ("Teilen mit:", "Partager sur Facebook")
+    r"(?:teilen|partager|compartir|condividi|delen|udostępnij)(?: (?:mit|auf|sur|en|su|op|"
+    r"via|on)(?: \w+)?)?\s*:?",
+    r"(?:wird geladen|loading|chargement|cargando|caricamento)\s*(?:\.{3}|…)?",
     r"share this (?:with|on|article|story).*",
     r"•?\s*link copied",
     r"copy (?:this )?link",
@@ -134,6 +137,7 @@ _DROP_PATTERNS = (
     r"\(?button\)?.*",
     r"(?:advertisement|sponsored|ad|ads|story continues below(?: advertisement)?|"
     r"article continues below(?: this ad)?)",
+    r"(?:anzeige|werbung|publicité|publicidad|pubblicità)(?:\s*[-:–|,].{0,160})?",
     r"skip (?:to )?(?:content|ad|advertisement|main content)",
     # subscribe / newsletter / follow
     r"(?:sign up|subscribe|register)\b.{0,120}(?:newsletter|inbox|updates|email|free|today|now)"
@@ -145,6 +149,15 @@ _DROP_PATTERNS = (
     r"follow (?:\S+ ){0,3}(?:full |latest |live )?coverage .{0,120}",
     r"(?:folgen sie uns|suivez[- ]nous|síguenos|seguici|volg ons)\b.{0,120}",
     r"(?:\w+ ){0,4}newsletter",
+    # newsletter and sign-up prompts, in the common languages, and their confirmations
+    r".{0,120}\bnewsletters?\b.{0,120}\b(?:anmelden|abonnieren|bestellen|erhalten|subscribe|"
+    r"sign(?:ing)? up|inscri\w*|suscr\w*|iscri\w*)\b.{0,160}",
+    r".{0,120}\b(?:anmelden|abonnieren|subscribe|sign(?:ing)? up|inscri\w*|suscr\w*)\b.{0,120}"
+    r"\bnewsletters?\b.{0,160}",
+    r"thanks for signing up!?|keep an eye on your inbox.{0,80}|"
+    r"(?:sorry!?\s*)?there was an error processing your subscription.{0,20}",
+    r"(?=.{0,100}$).{0,60}\b(?:click|tap)(?:ing)? here\b.{0,60}",
+    r"subscribe to .{0,60}\b(?:youtube|channel|podcast)\b.{0,120}",
     r"(?:reading time|read time|tempo de leitura|lesezeit|temps de lecture)\s*:.{0,30}",
     r"(?:have a (?:news )?tip\??|got a tip\??|tips\?).{0,200}",
     r"if you enjoyed this (?:article|story|post).*",
@@ -155,6 +168,8 @@ _DROP_PATTERNS = (
     r".{0,200}(?:\b(?:image copyright|image caption|photograph\s*:|photo(?:graph)?\s*:\s*\(|"
     r"photo credit|picture credit|getty images)|\((?:photo )?credits?\s*:).{0,300}",
     r"(?:file )?(?:photo|image|picture|pictured|above|top)\s*:.{0,200}",
+    r"(?:foto|fotos|bild|bildquelle|quelle|titelbild|beitragsbild|crédit photo|crédits?|"
+    r"fuente|fonte)\s*:.{0,160}|(?:beitragsbild|titelbild)\b.{0,120}",
     r"main img|ugc_banner|\[?image\]?|\[?photo\]?|\[?video\]?|play video|watch video|"
     r"video player.{0,40}",
     r"\[[^\]]{0,120}\]",
@@ -165,9 +180,12 @@ _DROP_PATTERNS = (
     r"must read|trending)\s*[:|]\s*.{0,200}",
     r"you may (?:also )?like.{0,10}",
     r"filed under\s*:.{0,200}",
-    r"(?:tags|topics|categories)\s*:.{0,200}",
+    r"(?:tags|topics|categories|kategorien?|schlagw(?:ö|oe)rter|schlagworte|stichw(?:ö|oe)rter|"
+    r"catégories?|étiquettes|etiquetas|categorías?|categorie)\s*:.{0,200}",
     r"_{3,}.*|-{3,}|\*{3,}|={3,}",
     r"(?:previous|next) (?:story|article|post)\s*:?.{0,0}",
+    r"(?:vorschau auf den )?(?:nächste[nr]?|vorherige[nr]?|vorige[nr]?) (?:artikel|beitrag)\s*:?|"
+    r"(?:article|billet) (?:suivant|précédent)|(?:artículo|nota) (?:siguiente|anterior)",
     r"go ?to ?top|back to top|scroll to top",
     r"(?:©|copyright|\(c\))\s*.{0,200}(?:all rights reserved)?.{0,60}",
     r"all rights reserved.{0,60}",
@@ -201,8 +219,14 @@ _STOP_PATTERNS = (
 )
 STOP_MARKER = re.compile(r"^(?:" + "|".join(_STOP_PATTERNS) + r")\s*:?\.*$", re.I)
 # Headings that open a short teaser list inside the article ("DON'T MISS", "READ MORE").
-TEASER_HEAD = re.compile(r"^(?:don'?t miss|read more|also read|related|see also|most read)"
-                         r"\s*:?\.*$", re.I)
+TEASER_HEAD = re.compile(
+    r"^(?:don'?t miss|read more|also read|related|see also|most read|explore further|"
+    # the same headings in other languages
+    r"lesen sie (?:auch|mehr)(?: die folgenden beiträge)?|mehr zum thema|"
+    r"das könnte sie (?:auch )?interessieren|weitere \w*(?:tipps|artikel|beiträge|meldungen|"
+    r"nachrichten|themen)(?: zum thema)?|kommentierte artikel|(?:à )?lire aussi|voir aussi|"
+    r"(?:le|te) puede interesar|lea también|leggi anche|czytaj (?:też|także)|zobacz (?:też|także))"
+    r"\s*:?\.*$", re.I)
 # Lynx list items, form fields and link residue.
 _BULLET = re.compile(r"^(?:[*+•o#-]|\d+\.)\s+")
 
@@ -243,35 +267,24 @@ def _norm(text: str) -> str:
 class Cleaned:
     paragraphs: tuple[str, ...]
     credits: tuple[str, ...]
-    summary: str | None
 
 
-def clean_paragraphs(
-    paragraphs: Sequence[str],
-    title: str | None = None,
-    description: str | None = None,
-) -> Cleaned:
-    """Drop chrome from an extractor's paragraphs: repeated title, captions, share and
-    subscribe lines, credits, teaser lists, repeats, and what follows a stop marker."""
+def clean_paragraphs(paragraphs: Sequence[str], title: str | None = None) -> Cleaned:
+    """Drop chrome from an extractor's paragraphs: the headline repeated above the body,
+    captions, share and subscribe lines, credits, teaser lists, and what follows a stop
+    marker. Only what can be named goes: headings, list items, the lead and passages the
+    page repeats stay (a subheading resembling the title is article structure, and a
+    quoted document may well repeat)."""
     kept: list[str] = []
     credits: list[str] = []
-    seen: set[str] = set()
-    summary: str | None = None
     title_key = _norm(title or "")
-    desc_key = _norm(description or "")
     in_teasers = False
     for raw in paragraphs:
         line = raw.strip()
         if not line:
             continue
         key = _norm(line)
-        if len(kept) < TITLE_REPEAT_WITHIN and title_key and _same_headline(key, title_key):
-            continue
-        # A lede can double as the meta description; only a paragraph without a final full
-        # stop reads as a standfirst (checked on the dev pages: ledes are article text).
-        if not kept and summary is None and desc_key and key and desc_key.startswith(key) \
-                and not is_prose_sentence_end(line):
-            summary = line
+        if not kept and title_key and _same_headline(key, title_key):
             continue
         if TEASER_HEAD.match(line):
             in_teasers = True
@@ -289,12 +302,8 @@ def clean_paragraphs(
             continue
         if reason:
             continue
-        if len(line) >= REPEAT_MIN_CHARS:
-            if key in seen:
-                continue
-            seen.add(key)
         kept.append(line)
-    return Cleaned(tuple(kept), tuple(credits), summary)
+    return Cleaned(tuple(kept), tuple(credits))
 
 
 def is_article_like(paragraphs: Sequence[str]) -> bool:
@@ -323,21 +332,72 @@ def _tail_is_short(paragraphs: Sequence[str], marker: str) -> bool:
     return after < TAIL_PROSE_SHARE * before
 
 
+# Where page titles join the headline and the site name: " | ", " - ", " – ", " :: ", " » ",
+# " · ", a bare "|" and, between CJK characters, a bare "-" or "_" ("...城！-新华网"). Titles
+# are whitespace-collapsed first, so single spaces suffice (and keep the scan linear).
+_TITLE_SEPARATOR = re.compile(
+    r"\s(?:[|│–—·•»]|--?|::)\s|\s?[|│]\s?"
+    r"|(?<=[\u3000-\u9fff\uff00-\uffef])[-_](?=[\u3000-\u9fff\uff00-\uffef])"
+)
+# A site named by its address: "www.AussenGedanken.de", "Battery-News.de".
+_DOMAIN = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}$", re.I)
+# A title part that is only a date: "23.01.2022 - Headline".
+_WHOLE_DATE = re.compile(rf"^\s*{_DATE}\s*$", re.I)
+# A title part naming the site has this many words at most.
+SITE_PART_MAX_WORDS = 6
+# A site's own name shorter than this (squashed) is not looked for inside a part.
+SITE_NAME_MIN_CHARS = 4
+
+
+def _squash(text: str) -> str:
+    """Letters and digits only, without accents: "Nestlé Marktplatz" ~ nestle-marktplatz.de."""
+    folded = unicodedata.normalize("NFKD", text)
+    return _norm("".join(c for c in folded if not unicodedata.combining(c))).replace(" ", "")
+
+
+def is_site_part(part: str, sitename: str | None, hostname: str | None) -> bool:
+    """Whether one part of a page title is the site's name: its address, its og:site_name
+    (or a part of it), or its host name's label ("Schweizerische Vogelwarte" on vogelwarte.ch)."""
+    part = part.strip()
+    if not part or words(part) > SITE_PART_MAX_WORDS:
+        return False
+    if _DOMAIN.match(part):
+        return True
+    key = _squash(part)
+    if not key:
+        return False
+    names = [_squash(n) for n in (sitename, hostname) if n]
+    if hostname:
+        labels = [lb for lb in hostname.lower().split(".") if lb not in ("www", "m")]
+        names += [_squash(lb) for lb in labels[:-1]]
+    for name in names:
+        if len(name) < SITE_NAME_MIN_CHARS:
+            continue
+        if key == name or key in name or name in key:
+            return True
+    return False
+
+
 def split_title(title: str | None, sitename: str | None, hostname: str | None = None) -> str | None:
     """The headline without the site name that page titles append or prepend."""
     if not title:
         return None
     title = " ".join(title.split())
-    names = {_norm(n) for n in (sitename, hostname) if n}
-    if hostname:
-        names.add(_norm(hostname.split(".")[-2] if "." in hostname else hostname))
-    parts = re.split(r"\s+[|–—-]\s+|\s+::\s+|\s+»\s+", title)
-    if len(parts) > 1:
-        kept = [p for p in parts if _norm(p) not in names and _norm(p).replace(" ", "")
-                not in {n.replace(" ", "") for n in names}]
-        if kept and len(kept) < len(parts):
-            return " - ".join(kept) if len(kept) > 1 else kept[0]
-    return title
+    parts = [p for p in _TITLE_SEPARATOR.split(title) if p.strip()]
+    if len(parts) < 2:
+        return title
+    # The site name (or the page's date) sits at either end; a part in the middle is the
+    # headline's own.
+    def dropped(p: str) -> bool:
+        return is_site_part(p, sitename, hostname) or bool(_WHOLE_DATE.match(p))
+
+    while len(parts) > 1 and dropped(parts[-1]):
+        parts.pop()
+    while len(parts) > 1 and dropped(parts[0]):
+        parts.pop(0)
+    if len(parts) == len(_TITLE_SEPARATOR.split(title)):
+        return title
+    return " - ".join(p.strip() for p in parts)
 
 
 def joined(paragraphs: Iterable[str]) -> str:

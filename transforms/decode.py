@@ -130,9 +130,13 @@ def _declared_charset(data: bytes) -> str | None:
     match = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
     if not match:
         return None
-    name = match.group(1).decode("ascii", errors="ignore").lower()
+    return web_charset(match.group(1).decode("ascii", errors="ignore"))
+
+
+def web_charset(name: str) -> str | None:
+    """A declared charset's codec name, or None (unknown, or a codec no page is written in)."""
     try:
-        info = codecs.lookup(name)
+        info = codecs.lookup(name.strip().lower())
     except LookupError:
         return None
     # rot13, base64, zlib...: codecs, not charsets; a page cannot be written in them.
@@ -173,15 +177,18 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     return text, encoding
 
 
-def _decode_checked(data: bytes) -> tuple[str, str, bool, str]:
-    """``decode_bytes``, whether the text is ``data`` read as strict UTF-8, and why that codec."""
-    text, encoding, exact, why = _decode_any(data)
+def _decode_checked(data: bytes, hint: str | None = None) -> tuple[str, str, bool, str]:
+    """``decode_bytes``, whether the text is ``data`` read as strict UTF-8, and why that codec.
+
+    ``hint``: the charset the transport declared (HTTP Content-Type), taken as the page's
+    declaration when the page declares none."""
+    text, encoding, exact, why = _decode_any(data, hint)
     if not _looks_like_text(text):
         raise StageError("binary", f"decoded as {encoding} ({why}), the page is not text")
     return text, encoding, exact, why
 
 
-def _decode_any(data: bytes) -> tuple[str, str, bool, str]:
+def _decode_any(data: bytes, hint: str | None = None) -> tuple[str, str, bool, str]:
     """The order: a BOM; UTF-16's zero bytes; bytes valid as UTF-8 (whatever the page declares:
     a lying declaration is common, UTF-8 that is not UTF-8 is vanishingly rare); the declared
     charset; UTF-8 with a few broken bytes; else charset_normalizer's best guess."""
@@ -207,7 +214,7 @@ def _decode_any(data: bytes) -> tuple[str, str, bool, str]:
             pass
     if _is_binary(data):
         raise StageError("binary", "control bytes in the page: not text")
-    declared = _declared_charset(data)
+    declared = _declared_charset(data) or (web_charset(hint) if hint else None)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -301,7 +308,7 @@ def decode_page(page: Page, max_bytes: int = DEFAULT_MAX_PAGE_BYTES) -> Document
         data = page.body
     if not data.strip():
         raise StageError("empty", "the page is empty or only white space")
-    content, encoding, exact, why = _decode_checked(data)
+    content, encoding, exact, why = _decode_checked(data, page.charset)
     count(f"charset_{why}")
     # Searching for one character is far cheaper than for "\r\n" in a wide string, and in
     # strict UTF-8 bytes an ASCII byte is that character.

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Sequence
+from copy import deepcopy
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -12,6 +14,7 @@ import apache_beam as beam
 import py3langid
 import trafilatura
 from courlan import extract_domain
+from lxml.etree import XPath
 from lxml.html import HtmlElement
 from trafilatura.metadata import (
     META_URL,
@@ -32,10 +35,11 @@ from transforms.boilerplate import (
     clean_capture,
     clean_paragraphs,
     is_article_like,
+    is_site_part,
     split_title,
 )
 from transforms.failures import GuardedMap, count
-from transforms.html_author import page_author
+from transforms.html_author import clean_authors, page_author
 from transforms.html_tree import page_tree
 from transforms.records import (
     KIND_TEXT,
@@ -48,14 +52,17 @@ from transforms.records import (
 from transforms.time_limit import time_limit
 
 DEFAULT_TIME_LIMIT_S = 5.0  # CPU seconds per page (transforms/time_limit.py)
-# trafilatura's options, fixed: precision over recall (our cleanup removes what is left),
-# and no deduplication, whose cache is per process and so depends on page order. No
+# trafilatura's options, fixed: its balanced mode, not favor_precision, which drops
+# subheadings and list items (trafilatura_eval tune part: text F 0.932 against 0.920 with
+# precision; the Zyte set: F1 0.976 against 0.980; tests/benchmarks/extraction.py); our
+# cleanup removes the named chrome it lets through. No deduplication: its cache is per
+# process and so depends on page order. No
 # metadata pass: its date search (htmldate) cost more than the extraction itself, and the
 # dates stage reads the page's dates; page_metadata reads the rest.
 TRAFILATURA_OPTIONS: dict[str, Any] = {
     "deduplicate": False,
     "include_comments": False,
-    "favor_precision": True,
+    "favor_precision": False,
     "with_metadata": False,
     "include_tables": True,
 }
@@ -84,12 +91,46 @@ def detect_language(text: str) -> str | None:
 _ROLE = re.compile(r"\b(?:writer|correspondent|editor|reporter|contributor|columnist)\b", re.I)
 
 
-def _authors(author: str | None) -> tuple[str, ...]:
-    if not author:
-        return ()
+def _names(author: str, meta: PageMetadata) -> list[str]:
     names = [a.strip() for a in author.replace(" and ", ";").split(";") if a.strip()]
+    return clean_authors(names, partial(is_site_part, sitename=meta.sitename,
+                                        hostname=meta.hostname))
+
+
+def _authors(meta: PageMetadata) -> tuple[str, ...]:
+    """The people who wrote the page: its author fields, split into names and cleaned
+    (transforms/html_author.clean_authors); wire services and job titles go when a person
+    is named too."""
+    if not meta.author:
+        return ()
+    names = _names(meta.author, meta)
     people = [n for n in names if n not in AGENCIES and not _ROLE.search(n)]
     return tuple(people or names)
+
+
+# A paragraph that is only a byline: "Von Claudia Muster", "By Jane Doe and John Roe",
+# "Autoren Jan Muster und Eva Beispiel", "Por Agencia EFE". Names of two to four words.
+_NAME_RUN = r"[^\W\d_][\w.'’-]*(?:\s[^\W\d_][\w.'’-]*){1,3}"
+_TEXT_BYLINE = re.compile(
+    rf"^(?i:by|von|por|par|door|av|di|autor(?:in|en)?|author|text)\s?:?\s(?P<who>{_NAME_RUN}"
+    rf"(?:(?:,\s|\s(?i:and|und|y|et|e)\s){_NAME_RUN}){{0,3}})$"
+)
+BYLINE_MAX_WORDS = 16
+
+
+def text_byline(paragraphs: Sequence[str]) -> str | None:
+    """The names on a byline paragraph of the text, for pages whose author fields are empty
+    (the byline is set as a paragraph of the article). Every name word is capitalised."""
+    for line in paragraphs:
+        if len(line.split()) > BYLINE_MAX_WORDS:
+            continue
+        m = _TEXT_BYLINE.match(line.strip())
+        if not m:
+            continue
+        names = re.split(r",\s|\s(?:and|und|y|et|e)\s", m.group("who"), flags=re.I)
+        if all(w[0].isupper() for n in names for w in n.split()):
+            return "; ".join(names)
+    return None
 
 
 def _no_article(why: str) -> Extracted:
@@ -109,28 +150,88 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     except Exception:  # noqa: BLE001 - its JSON-LD reader has bugs; the meta tags remain
         pass
     meta.title = meta.title or extract_title(tree)
-    meta.author = meta.author or page_author(tree)
     meta.url = meta.url or extract_url(tree, url)
     if meta.url:
         meta.hostname = extract_domain(meta.url, fast=True)
-    meta.sitename = meta.sitename or extract_sitename(tree)
+    # The title's part with a dot names the site only when it is an address: trafilatura's
+    # fallback otherwise took a dated headline's half ("23.01.2022 - ...") as the publisher.
+    if not meta.sitename and (named := extract_sitename(tree)) and is_site_part(named, None, None):
+        meta.sitename = named
     if meta.sitename:
         meta.sitename = meta.sitename.lstrip("@")
         if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
             meta.sitename = meta.sitename.title()
     elif meta.url and (host := META_URL.match(meta.url)):
         meta.sitename = host[1]
+    if not meta.author or not _names(meta.author, meta):
+        meta.author = page_author(tree, usable=lambda found: bool(_names(found, meta)))
     meta.clean_and_trim()
     return meta
 
 
-def described_item(meta: PageMetadata) -> Extracted | None:
+# An on-page headline shares at least this share of words (Dice) with the page's title.
+HEADLINE_MIN_OVERLAP = 0.5
+HEADLINE_MAX_ELEMENTS = 10
+
+
+# Parts of an <h1> that are not the headline: the kicker above it ("Klimaschutz",
+# "Local News |"), the subtitle under it, and text for screen readers only.
+_NOT_HEADLINE = re.compile(
+    r"kicker|topic|toptitle|overline|eyebrow|dachzeile|roofline|sub-?heading|subtitle|"
+    r"section|label|visually-hidden|sr-only|screen-reader", re.I)
+# Invisible characters inside words: soft hyphens and zero-width spaces and joiners.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def headline_text(h1: HtmlElement) -> str:
+    """The text of an <h1> without its kicker, subtitle and screen-reader parts."""
+    parts = [h1.text or ""]
+    for child in h1:
+        if not isinstance(child.tag, str):  # a comment or processing instruction
+            parts.append(child.tail or "")
+            continue
+        cls = child.get("class") or ""
+        marked = child.tag == "small" or (_NOT_HEADLINE.search(cls) and "hidden" not in
+                                          cls.replace("visually-hidden", ""))
+        if not marked:
+            parts.append(child.text_content())
+        parts.append(child.tail or "")
+    headline = " ".join("".join(parts).translate(_INVISIBLE).split())
+    # Only a part beside the headline is left out, never all of it.
+    return headline or " ".join(h1.text_content().translate(_INVISIBLE).split())
+
+
+def _word_set(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
+
+
+def page_title(tree: HtmlElement, meta: PageMetadata) -> str | None:
+    """The headline: the page's <h1> that best matches its meta title, else the meta title,
+    without the site name. Meta titles are often shortened or reworded for search and
+    sharing while the <h1> is what the page shows; an <h1> unlike the title is a site
+    banner or a widget's heading, not the headline."""
+    title = split_title((meta.title or "").translate(_INVISIBLE), meta.sitename, meta.hostname)
+    if not title:
+        return None
+    ref = _word_set(title)
+    best, best_score = None, 0.0
+    for _, h1 in zip(range(HEADLINE_MAX_ELEMENTS), tree.iterfind(".//h1"), strict=False):
+        text = headline_text(h1)
+        found = _word_set(text)
+        score = 2 * len(found & ref) / (len(found) + len(ref)) if found and ref else 0.0
+        if score >= HEADLINE_MIN_OVERLAP and score > best_score:
+            best, best_score = text, score
+    if best is None:
+        return title
+    return split_title(best, meta.sitename, meta.hostname)
+
+
+def described_item(meta: PageMetadata, title: str | None) -> Extracted | None:
     """A page that declares itself an article (og:type) but has no body text: a photo, a
     video, a live stream or an embedded post. Its description is the news item; without
     one, its headline alone is (as for a headline-only text capture). None otherwise."""
     if not (meta.pagetype or "").lower().startswith(DESCRIBED_PAGE_TYPES):
         return None
-    title = split_title(meta.title, meta.sitename, meta.hostname)
     description = " ".join((meta.description or "").split())
     if len(description.split()) >= DESCRIBED_MIN_WORDS:
         text = description
@@ -141,14 +242,56 @@ def described_item(meta: PageMetadata) -> Extracted | None:
     return Extracted(
         title=title,
         text=text,
-        authors=_authors(meta.author),
+        authors=_authors(meta),
         publisher=meta.sitename or None,
         language=detect_language(text),
     )
 
 
+def page_summary(meta: PageMetadata) -> str | None:
+    """The page's own description (meta description, og:description, JSON-LD) as the
+    summary. The text keeps its lead: a lead paragraph that matches the description is
+    article text, and guessing a standfirst from the body moved ledes and bullets out."""
+    description = " ".join((meta.description or "").split())
+    if not description or _norm_words(description) == _norm_words(meta.title or ""):
+        return None
+    return description
+
+
+def _norm_words(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+# The providers' own embed code for a quoted post: <blockquote class="twitter-tweet">,
+# "instagram-media", "tiktok-embed", "bluesky-embed". trafilatura discards these block quotes
+# and their "social"/"embed" wrappers as widgets, but the post is quoted article text (two of
+# the Zyte set's pages lost 13% and 30% of their words).
+_EMBEDDED_POSTS = XPath(
+    '//blockquote[contains(@class, "tweet") or contains(@class, "instagram-media") '
+    'or contains(@class, "tiktok-embed") or contains(@class, "bluesky-embed")]'
+)
+_WIDGET_CLASS = re.compile(r"social|tweet|twitter|embed|instagram|tiktok|bluesky|widget", re.I)
+EMBED_WRAPPER_LEVELS = 3
+
+
+def _with_quoted_posts_unmarked(tree: HtmlElement) -> HtmlElement:
+    """The tree itself, or, when it quotes embedded posts, a copy in which those block
+    quotes and their widget wrappers no longer carry the classes trafilatura discards."""
+    if not _EMBEDDED_POSTS(tree):
+        return tree
+    tree = deepcopy(tree)  # the page's tree is shared with the dates stage: read-only
+    for quote in _EMBEDDED_POSTS(tree):
+        quote.attrib.pop("class", None)
+        for _, wrapper in zip(range(EMBED_WRAPPER_LEVELS), quote.iterancestors(), strict=False):
+            for attr in ("class", "id"):
+                if _WIDGET_CLASS.search(wrapper.get(attr) or ""):
+                    wrapper.attrib.pop(attr)
+    return tree
+
+
 def _main_text(tree: HtmlElement, url: str | None) -> str:
     """trafilatura's text of the page: fast, then the full cascade when that falls short."""
+    tree = _with_quoted_posts_unmarked(tree)
     doc = trafilatura.bare_extraction(tree, url=url, fast=True, **TRAFILATURA_OPTIONS)
     text = (doc.text or "").strip() if doc is not None else ""
     if len(text) < FULL_CASCADE_BELOW_CHARS:
@@ -164,33 +307,55 @@ def extract_html(html: str, url: str | None = None) -> Extracted:
     if tree is None:
         _no_article("not parseable as HTML")
     meta = page_metadata(tree, url)
+    title = page_title(tree, meta)
     body = _main_text(tree, url)
     if not body:
-        return described_item(meta) or _no_article("trafilatura found no main text")
-    title = split_title(meta.title, meta.sitename, meta.hostname)
-    cleaned = clean_paragraphs(body.split("\n"), title=title, description=meta.description)
+        return described_item(meta, title) or _no_article("trafilatura found no main text")
+    cleaned = clean_paragraphs(body.split("\n"), title=title)
     if not is_article_like(cleaned.paragraphs):
-        return described_item(meta) or _no_article("nothing article-like left after cleanup")
+        return described_item(meta, title) or _no_article(
+            "nothing article-like left after cleanup")
     text = "\n\n".join(cleaned.paragraphs)
+    if not _authors(meta):
+        meta.author = text_byline(cleaned.paragraphs) or meta.author
     return Extracted(
         title=title,
         text=text,
-        summary=cleaned.summary,
-        authors=_authors(meta.author),
+        summary=page_summary(meta),
+        authors=_authors(meta),
         publisher=meta.sitename or None,
         language=detect_language(text),
         credits=cleaned.credits,
     )
 
 
+def _nfc(text: str | None) -> str | None:
+    return unicodedata.normalize("NFC", text) if text else text
+
+
+def normalized(extracted: Extracted) -> Extracted:
+    """Every text field in Unicode NFC: pages mix composed and decomposed letters ("é" as
+    one code point or as "e" and an accent), and consumers search for the composed form."""
+    return replace(
+        extracted,
+        title=_nfc(extracted.title),
+        text=_nfc(extracted.text) or "",
+        summary=_nfc(extracted.summary),
+        authors=tuple(_nfc(a) or "" for a in extracted.authors),
+        publisher=_nfc(extracted.publisher),
+        header=tuple(_nfc(h) or "" for h in extracted.header),
+        credits=tuple(_nfc(c) or "" for c in extracted.credits),
+    )
+
+
 def main_text(doc: str, url: str | None = None) -> str:
     """The article text of an HTML page (the dev scorer's interface)."""
-    return extract_html(doc, url).text
+    return normalized(extract_html(doc, url)).text
 
 
 def capture_text(doc: str, url: str | None = None) -> str:
     """The article text of a text capture (the dev scorer's interface)."""
-    return clean_capture(doc).text
+    return normalized(clean_capture(doc)).text
 
 
 def to_article(doc: Document, extracted: Extracted) -> Article:
@@ -221,7 +386,7 @@ def extract_document(doc: Document, time_limit_s: float = DEFAULT_TIME_LIMIT_S) 
     else:
         extractor = partial(extract_html, doc.content, doc.url)
     with time_limit(time_limit_s):
-        extracted = extractor()
+        extracted = normalized(extractor())
         if extracted.language is None:
             extracted = replace(extracted, language=detect_language(extracted.text))
     return to_article(doc, extracted)

@@ -42,6 +42,7 @@ class Page:
     fetched_at: str | None = None  # ISO 8601, from the crawler or the file's mtime
     # (reason, error) when the source could not read it: it becomes a dead letter, stage read.
     failure: tuple[str, str] | None = None
+    charset: str | None = None  # the transport's charset (HTTP Content-Type): a hint for decode
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,16 @@
-"""Benchmark: day and dateline accuracy on a folder of pages, and their share of page time."""
+"""Benchmark: day and dateline accuracy on a folder of pages, and the dates stage's cost.
+
+    python -m tests.benchmarks.dates --data ../shared/dev/dates [--datelines FILE]
+    python -m tests.benchmarks.dates --profile ../shared/dev/extraction ../shared/dev/dates
+
+``--data`` scores the stage's pure function on a dev folder (no pipeline; the
+pipeline's figure is ``tests.benchmarks.pipeline_quality dates``). ``--profile``
+runs the throughput benchmark's per-stage profile (tests/benchmarks/throughput.py:
+every stage's pure function, one process, CPU time) on the pages of the folders
+and prints the dates stage's share of per-page time, which path decided each
+page's date (the first word of its evidence) and what htmldate and dateparser
+cost: calls, CPU-ms a call, share of the dates stage.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,8 @@ import json
 import re
 import sys
 import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,13 +123,90 @@ def bench_datelines(path: Path, verbose: bool) -> dict:
     return {"items": len(items), "place": place / n, "agency": agency / n, "both": both / n}
 
 
+def _cpu_timed(spent: dict[str, list[float]], name: str, fn: Callable) -> Callable:
+    def wrapper(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent.setdefault(name, []).append(time.process_time() - started)
+    return wrapper
+
+
+def profile(folders: list[Path]) -> int:
+    """The throughput profile on the folders' pages, with the dates stage's paths counted."""
+    import transforms.dates as dates_stage
+    from tests.benchmarks import throughput
+    from transforms.dates import parsing
+
+    paths = sorted(p for folder in folders for p in folder.iterdir()
+                   if p.name.endswith((".html", ".html.gz", ".htm")))
+    calls: dict[str, list[float]] = {}
+    decided: Counter = Counter()
+    apply_dates = dates_stage.apply_dates
+
+    def counted(article, *args, **kwargs):
+        dated = apply_dates(article, *args, **kwargs)
+        how = dated.published.evidence.split(" ", 1)[0] if dated.published else "none"
+        decided[how.split(":", 1)[0]] += 1
+        return dated
+
+    patches = [(dates_stage, "apply_dates", counted),
+               (dates_stage, "htmldate_reading",
+                _cpu_timed(calls, "htmldate", dates_stage.htmldate_reading)),
+               (parsing, "_dateparser_reading",
+                _cpu_timed(calls, "dateparser", parsing._dateparser_reading))]
+    # dateparser's first call in a process builds its zone and language tables, and
+    # htmldate's first extensive search its own (each about a second, once per worker):
+    # start-up, like the imports the profile's warm-up page pays.
+    parsing.parse_words("26 March 2024", "en", False)
+    from transforms.html_tree import page_tree
+
+    warm = page_tree("<html><body><p>Nothing here is dated, only words.</p></body></html>")
+    dates_stage.htmldate_reading(warm, datetime.now(UTC))
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, value in patches:
+        setattr(module, name, value)
+    try:
+        spent = throughput.stage_profile(paths)
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+    spent.pop(throughput.INNER, 0.0)
+    total = sum(spent.values())
+    n = len(paths) - 1  # the first page is the warm-up
+    dates_cpu = spent.get("dates", 0.0)
+    print(f"per-stage profile on {n} pages of {', '.join(str(f) for f in folders)} "
+          f"(CPU time, one process): {1000 * total / n:.1f} ms/page")
+    for name, value in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:24s} {1000 * value / n:7.2f} ms/page {100 * value / total:5.1f} %")
+    decided_total = sum(decided.values()) or 1
+    print("dates decided by (first word of the evidence): " + ", ".join(
+        f"{k} {v / decided_total:.1%}" for k, v in decided.most_common()))
+    for name in ("htmldate", "dateparser"):
+        times = calls.get(name, [])
+        if times:
+            print(f"  {name}: {len(times)} calls ({len(times) / n:.2f} a page), "
+                  f"{1000 * sum(times) / len(times):.2f} CPU-ms a call, "
+                  f"{100 * sum(times) / max(dates_cpu, 1e-9):.0f} % of the dates stage")
+        else:
+            print(f"  {name}: no calls")
+    share = dates_cpu / total if total else 0.0
+    print(f"dates stage share of per-page time {share:.3f} (target <= {TARGET_SHARE})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, help="folder with manifest.jsonl and <id>.html.gz")
     ap.add_argument("--datelines", type=Path, help="JSON Lines of openings with expected fields")
     ap.add_argument("--reference", help="ISO reference time (default: now, the run's time)")
+    ap.add_argument("--profile", type=Path, nargs="+",
+                    help="folders of pages for the per-stage profile and the dates share")
     ap.add_argument("-v", "--verbose", action="store_true", help="list the misses on stderr")
     args = ap.parse_args(argv)
+    if args.profile:
+        return profile(args.profile)
     reference = (datetime.fromisoformat(args.reference) if args.reference
                  else datetime.now(UTC))
     if reference.tzinfo is None:

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from tests.benchmarks.split import part
 from transforms.dedup import ARTICLES, COPIES, DetectSyndication
 from transforms.records import DAY, TIME_NO_ZONE, Article, Published
 
@@ -119,11 +120,13 @@ def run(pairs_path: str, runner: str = "DirectRunner", streaming: bool = False) 
 
 
 def tally_pair(counts: dict[str, Counter], row: dict, same: bool) -> str:
-    """Count one labelled pair's outcome under its relation and ALL; print it when wrong."""
+    """Count one labelled pair's outcome under its relation, its part and ALL; print it when
+    wrong."""
     outcome = {(True, True): "tp", (True, False): "fn", (False, True): "fp",
                (False, False): "tn"}[(bool(row["same_story"]), same)]
     counts[row["relation"]][outcome] += 1
     counts["ALL"][outcome] += 1
+    counts[f"ALL, {part(row['id'])} part"][outcome] += 1  # tests/benchmarks/split.py
     if outcome in ("fn", "fp"):
         ta, tb = (_short(row[s].get("title")) for s in "ab")
         print(f"  {outcome} {row['id']} {row['relation']}: {ta!r} / {tb!r}")
@@ -156,10 +159,10 @@ def main() -> None:
 
 
 def print_table(counts: dict[str, Counter]) -> None:
-    """n, tp, fp, fn, tn and P/R/F1 per relation, ALL last."""
+    """n, tp, fp, fn, tn and P/R/F1 per relation, then the tune and held parts, ALL last."""
     head = " ".join(f"{h:>3s}" for h in ("n", "tp", "fp", "fn", "tn"))
     print(f"{'relation':36s} {head}  P      R      F1")
-    for rel in sorted(counts, key=lambda r: (r == "ALL", r)):
+    for rel in sorted(counts, key=lambda r: (r.startswith("ALL"), r == "ALL", r)):
         c = counts[rel]
         p, r, f = figures(c)
         n = sum(c.values())

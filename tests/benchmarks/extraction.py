@@ -31,8 +31,18 @@ def ours_text(doc: str, url: str | None = None) -> str:
     return clean_capture(doc).text
 
 
-def bare_trafilatura(doc: str, url: str | None = None) -> str:
-    return trafilatura.extract(doc, url=url, deduplicate=False) or ""
+# Bare trafilatura as issue 15 compares with it: precision mode, no comments, no dedup cache.
+BARE_OPTIONS = {"favor_precision": True, "include_comments": False, "deduplicate": False}
+
+
+def bare_trafilatura(doc: str | bytes, url: str | None = None) -> str:
+    return trafilatura.extract(doc, url=url, **BARE_OPTIONS) or ""
+
+
+def bare_metadata(doc: str | bytes, url: str | None = None) -> tuple[str | None, str | None]:
+    """Title and author as trafilatura's own metadata pass finds them."""
+    found = trafilatura.bare_extraction(doc, url=url, with_metadata=True, **BARE_OPTIONS)
+    return (found.title, found.author) if found is not None else (None, None)
 
 
 def load_fn(spec: str) -> PageFn:

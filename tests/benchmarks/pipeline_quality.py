@@ -2,9 +2,19 @@
 
     python -m tests.benchmarks.pipeline_quality SET --data PATH [--workers 2] [-v]
 
-SET is one of extraction-html, extraction-text, dates, datelines, topics,
-syndication; PATH is the dev folder (extraction/, dates/) or file
-(datelines.jsonl, topics.jsonl, neardup_pairs.jsonl) of /work/shared/dev.
+SET is one of extraction-html, extraction-text, trafilatura-eval, dates,
+dates-trafilatura, datelines, topics, syndication; PATH is the dev folder (extraction/,
+trafilatura_eval/, dates/) or file (datelines.jsonl, topics.jsonl, neardup_pairs.jsonl)
+of /work/shared/dev.
+
+The extraction sets (extraction-html, extraction-text, trafilatura-eval) also score
+bare trafilatura on the same pages in the same run
+(``trafilatura.extract(html, favor_precision=True, include_comments=False,
+deduplicate=False)``, and for titles and authors ``bare_extraction(...,
+with_metadata=True)``), and print every figure for the tune and held parts of
+tests/benchmarks/split.py (page id as key; trafilatura_eval: the page URL). The dates
+sets print newsbeam's day accuracy next to htmldate's (``find_date(html,
+original_date=True)``, no URL) on the same pages, for the tune and held parts.
 
 Each set writes its dev items as input pages into a temporary folder (the dev
 data is third-party: it is never written into the repository), runs
@@ -20,6 +30,8 @@ and reason. The last line printed is the set's summary.
 from __future__ import annotations
 
 import argparse
+import gzip
+import importlib.util
 import json
 import logging
 import re
@@ -32,10 +44,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.benchmarks.dates import TARGET_DAY_ACCURACY, dateline_hits
+from tests.benchmarks.dates import dateline_hits
 from tests.benchmarks.dedup import figures, print_table, published_of, tally_pair
-from tests.benchmarks.extraction import DEFAULT_SCORER, load_scorer
-from tests.benchmarks.split import HELD, PARTS, part
+from tests.benchmarks.extraction import (
+    DEFAULT_SCORER,
+    bare_metadata,
+    bare_trafilatura,
+    load_scorer,
+)
+from tests.benchmarks.split import HELD, PARTS, TUNE, part
 from tests.benchmarks.topics import (
     DEFAULT_TOPICS,
     by_part,
@@ -47,15 +64,24 @@ from tests.benchmarks.topics import (
 from tests.support import read_records
 
 REFERENCE_TIME = "2026-11-23T12:00:00+00:00"
-SETS = ("extraction-html", "extraction-text", "dates", "datelines", "topics", "syndication")
+SETS = ("extraction-html", "extraction-text", "trafilatura-eval", "dates", "dates-trafilatura",
+        "datelines", "topics",
+        "syndication")
 
 # Targets from the issues.
 TARGET_EXTRACTION_F1 = {"html": 0.975, "text": 0.90}
+# Issue 15: margins over bare trafilatura on the same pages, and absolute floors.
+MARGIN_HTML_F1 = 0.02
+MARGIN_TE_TEXT_F = 0.01
+MARGIN_TE_AUTHOR = 0.10
+TARGET_TE_TITLE = 0.85
 TARGET_TOPICS_MICRO_F1 = 0.88  # issue 16
 TARGET_TOPIC_PR = 0.82
 TARGET_DATELINE_PLACE = 0.95  # and agency, each (issue 16)
 TARGET_SYNDICATION_P = 0.95
 TARGET_SYNDICATION_R = 0.90
+# Day accuracy at least htmldate's on the same pages plus this (issue 14).
+TARGET_DATES_MARGIN = 0.03
 
 
 @dataclass
@@ -146,72 +172,238 @@ def bench_extraction(mode: str, data: Path, tmp: Path, args) -> str:
         shutil.copyfile(data / name, folder / name)  # <id>.html.gz or <id>.txt
     out = run_pipeline([str(folder / "*")], tmp / "out", file_key,
                        [p["id"] for p in pages], args.workers)
-    counts, worst = [], []
+    ours: dict[str, list] = defaultdict(list)
+    bare: dict[str, list] = defaultdict(list)
+    worst = []
     for page in pages:
         truth = (data / page["truth"]).read_text(encoding="utf-8")
         record = out.records.get(page["id"])
         pred = record["text"] if record else None
         c = scorer.page_counts(truth, pred)
-        counts.append(c)
+        for where in (part(page["id"]), "all"):
+            ours[where].append(c)
+        if mode == "html":  # bare trafilatura on the same HTML
+            html = gzip.decompress((data / page["html"]).read_bytes()).decode("utf-8")
+            b = scorer.page_counts(truth, bare_trafilatura(html))
+            for where in (part(page["id"]), "all"):
+                bare[where].append(b)
         worst.append((scorer.page_recall(*c), scorer.page_precision(*c), page["id"]))
     if args.verbose:
         for rec, prec, pid in sorted(worst)[:10]:
             why = f" dead: {out.dead[pid]['reason']}" if pid in out.dead else ""
             print(f"  {pid[:16]} recall {rec:.3f} precision {prec:.3f}{why}")
-    f1, prec, rec = scorer.summarise(counts)
+    for where in (*PARTS, "all"):
+        f1, prec, rec = scorer.summarise(ours[where])
+        line = (f"  {where:4s} pages {len(ours[where]):3d}  newsbeam F1 {f1:.3f} P {prec:.3f} "
+                f"R {rec:.3f}")
+        if bare[where]:
+            bf1, bprec, brec = scorer.summarise(bare[where])
+            line += (f"  bare trafilatura F1 {bf1:.3f} P {bprec:.3f} R {brec:.3f}  "
+                     f"margin {f1 - bf1:+.3f} (target >= +{MARGIN_HTML_F1})")
+        print(line)
+    f1, prec, rec = scorer.summarise(ours["all"])
     print(out.dead_line())
     print(out.timing_line())
+    held = scorer.summarise(ours["held"])[0]
     return (f"extraction-{mode} through the pipeline: F1 {f1:.3f} precision {prec:.3f} "
-            f"recall {rec:.3f} pages {len(pages)} dead {len(out.dead)} "
+            f"recall {rec:.3f} held F1 {held:.3f} pages {len(pages)} dead {len(out.dead)} "
             f"(target F1 >= {TARGET_EXTRACTION_F1[mode]}) {out.seconds:.1f} s")
 
 
+def _load_te_scorer(data: Path):
+    """trafilatura_eval's own score.py (snippet method, title and author comparison)."""
+    spec = importlib.util.spec_from_file_location("trafilatura_eval_score", data / "score.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class _TextTitleAuthor:
+    """Snippet counts, and title and author hits, over one part of trafilatura_eval."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    titles: int = 0
+    title_hits: int = 0
+    authors: int = 0
+    author_hits: int = 0
+
+    def add(self, te, label: dict, text: str | None, title: str | None, author) -> None:
+        tp, fp, fn, _ = te.count_page(label, text)
+        self.tp, self.fp, self.fn = self.tp + tp, self.fp + fp, self.fn + fn
+        if label.get("title"):
+            self.titles += 1
+            got = te.norm_title(title)
+            self.title_hits += bool(got) and got == te.norm_title(label["title"])
+        if label.get("author"):
+            self.authors += 1
+            got = te.author_set(author)
+            self.author_hits += bool(got) and got == te.author_set(label["author"])
+
+    @property
+    def text_f(self) -> float:
+        return 2 * self.tp / max(2 * self.tp + self.fp + self.fn, 1)
+
+    @property
+    def title(self) -> float:
+        return self.title_hits / max(self.titles, 1)
+
+    @property
+    def author(self) -> float:
+        return self.author_hits / max(self.authors, 1)
+
+    def line(self) -> str:
+        prec = self.tp / max(self.tp + self.fp, 1)
+        rec = self.tp / max(self.tp + self.fn, 1)
+        return (f"text F {self.text_f:.3f} P {prec:.3f} R {rec:.3f}  title {self.title:.3f} "
+                f"({self.titles})  author {self.author:.3f} ({self.authors})")
+
+
+def bench_trafilatura_eval(data: Path, tmp: Path, args) -> str:
+    te = _load_te_scorer(data)
+    labels = read_jsonl(data / "labels.jsonl")
+    folder = tmp / "pages"
+    folder.mkdir()
+    for label in labels:  # the raw bytes; the pipeline finds the encoding itself
+        shutil.copyfile(data / label["file"], folder / f"{label['id']}.html.gz")
+    out = run_pipeline([str(folder / "*")], tmp / "out", file_key,
+                       [lb["id"] for lb in labels], args.workers)
+    ours: dict[str, _TextTitleAuthor] = defaultdict(_TextTitleAuthor)
+    bare: dict[str, _TextTitleAuthor] = defaultdict(_TextTitleAuthor)
+    bare_seconds = 0.0
+    for label in labels:
+        record = out.records.get(label["id"]) or {}
+        raw = gzip.decompress((data / label["file"]).read_bytes())
+        started = time.perf_counter()
+        bare_text = bare_trafilatura(raw)
+        bare_title, bare_author = bare_metadata(raw)
+        bare_seconds += time.perf_counter() - started
+        for where in (part(label["url"]), "all"):
+            ours[where].add(te, label, record.get("text"), record.get("title"),
+                            record.get("authors"))
+            bare[where].add(te, label, bare_text, bare_title, bare_author)
+        if args.verbose and label["id"] in out.dead:
+            print(f"  {label['id']} dead: {out.dead[label['id']]['reason']}")
+    for where in (*PARTS, "all"):
+        o, b = ours[where], bare[where]
+        print(f"  {where:4s} newsbeam          {o.line()}")
+        print(f"  {where:4s} bare trafilatura  {b.line()}")
+        print(f"  {where:4s} margins: text F {o.text_f - b.text_f:+.3f} (target >= "
+              f"+{MARGIN_TE_TEXT_F}), author {o.author - b.author:+.3f} (target >= "
+              f"+{MARGIN_TE_AUTHOR}), title {o.title:.3f} (target >= {TARGET_TE_TITLE})")
+    print(f"bare trafilatura: {bare_seconds:.1f} s for {len(labels)} pages (extract and "
+          f"bare_extraction with metadata, in this process)")
+    print(out.dead_line())
+    print(out.timing_line())
+    o, h = ours["all"], ours["held"]
+    return (f"trafilatura-eval through the pipeline: text F {o.text_f:.3f} title {o.title:.3f} "
+            f"author {o.author:.3f}; held: text F {h.text_f:.3f} title {h.title:.3f} author "
+            f"{h.author:.3f}; bare trafilatura held: text F {bare['held'].text_f:.3f} title "
+            f"{bare['held'].title:.3f} author {bare['held'].author:.3f}; pages {len(labels)} "
+            f"dead {len(out.dead)} {out.seconds:.1f} s")
+
+
+@dataclass
+class DatedPage:
+    """One page of a dates set: its id, stored file, encoding and expected day (or None)."""
+
+    id: str
+    path: Path
+    encoding: str
+    want: str | None
+
+
+def dates_pages(data: Path) -> list[DatedPage]:
+    """The pages of ``dev/dates`` (manifest.jsonl) or ``dev/trafilatura_eval`` (labels.jsonl)."""
+    if (data / "manifest.jsonl").exists():
+        return [DatedPage(p["id"], data / p["html"], p.get("encoding") or "utf-8",
+                          p.get("expected_date")) for p in read_jsonl(data / "manifest.jsonl")]
+    return [DatedPage(p["id"], data / p["file"], p.get("encoding") or "utf-8", p.get("date"))
+            for p in read_jsonl(data / "labels.jsonl")]
+
+
+def htmldate_day(page: DatedPage) -> tuple[str | None, float]:
+    """htmldate alone, as the issue's reference: ``find_date(html, original_date=True)``, no
+    URL; and the seconds it took."""
+    from htmldate import find_date
+
+    html = gzip.decompress(page.path.read_bytes()).decode(page.encoding, "replace")
+    started = time.perf_counter()
+    try:
+        day = find_date(html, original_date=True)
+    except Exception:  # noqa: BLE001 - the reference counts a crash as no answer
+        day = None
+    return day, time.perf_counter() - started
+
+
 def bench_dates(data: Path, tmp: Path, args) -> str:
-    pages = read_jsonl(data / "manifest.jsonl")
+    """Publication day through the pipeline against htmldate alone, on the same pages, by
+    part of the tune/held split; the last line quotes the held part."""
+    pages = dates_pages(data)
     folder = tmp / "pages"
     folder.mkdir()
     for page in pages:  # the file carries no URL: the URL is held back
-        shutil.copyfile(data / page["html"], folder / f"{page['id']}.html.gz")
+        shutil.copyfile(page.path, folder / f"{page.id}.html.gz")
+    logging.getLogger("htmldate").setLevel(logging.CRITICAL)
     out = run_pipeline([str(folder / "*")], tmp / "out", file_key,
-                       [p["id"] for p in pages], args.workers)
-    right = wrong = none = 0
+                       [p.id for p in pages], args.workers)
+    rows: dict[str, Counter] = defaultdict(Counter)
+    evidence: Counter = Counter()
     certainty: dict[str, Counter] = defaultdict(Counter)
+    reference_seconds = 0.0
     for page in pages:
-        record = out.records.get(page["id"])
-        published = record.get("published") if record else None
-        day = published["date"] if published else None
-        level = published["certainty"] if published else ("dead" if record is None else "none")
-        want = page.get("expected_date")
-        if not want:
-            print(f"  undated page {page['id']}: got {day} ({level}), not scored")
+        record = out.records.get(page.id)
+        got = record.get("published") if record else None
+        day = got["date"] if got else None
+        level = got["certainty"] if got else ("dead" if record is None else "none")
+        if not page.want:
+            print(f"  undated page {page.id}: got {day} ({level}), not scored")
             continue
-        if day == want:
-            right += 1
-            certainty["right"][level] += 1
-        elif day:
-            wrong += 1
-            certainty["wrong"][level] += 1
-        else:
-            none += 1
-            certainty["none"][level] += 1
-        if args.verbose and day != want:
-            print(f"  {page['id']}: want {want} got {day} ({level})")
-    dated = right + wrong + none
-    dead_dated = certainty["none"]["dead"]
-    print(f"day accuracy over the dated pages that became articles: "
-          f"{right / max(dated - dead_dated, 1):.3f} ({right}/{dated - dead_dated}); "
-          f"{dead_dated} dated pages are dead letters")
+        theirs, seconds = htmldate_day(page)
+        reference_seconds += seconds
+        where = part(page.id)
+        outcome = "right" if day == page.want else ("wrong" if day else "none")
+        for key in (where, "all"):
+            rows[key]["dated"] += 1
+            rows[key][outcome] += 1
+            rows[key]["htmldate"] += theirs == page.want
+            rows[key]["dead"] += record is None
+        certainty[outcome][level] += 1
+        if got:
+            kind = got["evidence"].split(" ", 1)[0].split(":", 1)[0]
+            evidence[(kind, outcome)] += 1
+        if args.verbose and (day != page.want or theirs != page.want):
+            how = got["evidence"] if got else level
+            print(f"  {page.id} [{where}]: want {page.want} newsbeam {day} ({how}) "
+                  f"htmldate {theirs}")
+    print(f"{'part':5s} {'dated':>5s} {'newsbeam':>8s} {'htmldate':>8s} {'diff':>6s} "
+          f"{'wrong':>5s} {'none':>5s} {'dead':>5s}")
+    for key in (TUNE, HELD, "all"):
+        r = rows[key]
+        n = r["dated"] or 1
+        print(f"{key:5s} {r['dated']:5d} {r['right'] / n:8.3f} {r['htmldate'] / n:8.3f} "
+              f"{(r['right'] - r['htmldate']) / n:+6.3f} {r['wrong']:5d} {r['none']:5d} "
+              f"{r['dead']:5d}")
     for outcome in ("right", "wrong", "none"):
         levels = ", ".join(f"{k} {n}" for k, n in sorted(certainty[outcome].items())) or "-"
         print(f"  {outcome:5s}: {levels}")
-    prec = right / (right + wrong) if right + wrong else 0.0
-    rec = right / (right + none) if right + none else 0.0
+    kinds = sorted({k for k, _ in evidence})
+    print("decided by: " + ", ".join(
+        f"{k} {evidence[(k, 'right')]}/{evidence[(k, 'right')] + evidence[(k, 'wrong')]}"
+        for k in kinds) + " (right/answered)")
+    print(f"htmldate alone: {1000 * reference_seconds / max(rows['all']['dated'], 1):.1f} ms "
+          f"a dated page (parse included)")
     print(out.dead_line())
     print(out.timing_line())
-    return (f"dates through the pipeline (URL held back): day accuracy {right / dated:.3f} "
-            f"({right}/{dated}) precision {prec:.3f} recall {rec:.3f} wrong {wrong} "
-            f"no answer {none} dead {len(out.dead)} (target >= {TARGET_DAY_ACCURACY}) "
-            f"{out.seconds:.1f} s")
+    held, all_ = rows[HELD], rows["all"]
+    nh, na = held["dated"] or 1, all_["dated"] or 1
+    return (f"{args.set} through the pipeline (URL held back): held day accuracy "
+            f"{held['right'] / nh:.3f} vs htmldate {held['htmldate'] / nh:.3f} "
+            f"({held['dated']} pages); all {all_['right'] / na:.3f} vs {all_['htmldate'] / na:.3f}"
+            f" ({all_['dated']}); wrong {all_['wrong']} no answer {all_['none']} dead "
+            f"{all_['dead']} (target >= htmldate + {TARGET_DATES_MARGIN}) {out.seconds:.1f} s")
 
 
 # The datelines baseline: two plain regexes, a capitals place before a credit or a dash at
@@ -383,7 +575,9 @@ def bench_syndication(data: Path, tmp: Path, args) -> str:
           f"{dead_pairs}")
     print(out.dead_line())
     print(out.timing_line())
+    hp, hr, _ = figures(counts["ALL, held part"])
     return (f"syndication through the pipeline: precision {p:.3f} recall {r:.3f} F1 {f:.3f} "
+            f"(held part: P {hp:.3f} R {hr:.3f}) "
             f"pairs {sum(counts['ALL'].values())} dead {len(out.dead)} (target P >= "
             f"{TARGET_SYNDICATION_P}, R >= {TARGET_SYNDICATION_R}) {out.seconds:.1f} s")
 
@@ -404,8 +598,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.set.startswith("extraction-"):
             line = bench_extraction(args.set.removeprefix("extraction-"), args.data, tmp, args)
+        elif args.set == "trafilatura-eval":
+            line = bench_trafilatura_eval(args.data, tmp, args)
         else:
-            line = {"dates": bench_dates, "datelines": bench_datelines, "topics": bench_topics,
+            line = {"dates": bench_dates, "dates-trafilatura": bench_dates,
+                    "datelines": bench_datelines, "topics": bench_topics,
                     "syndication": bench_syndication}[args.set](args.data, tmp, args)
     finally:
         if args.keep:
