@@ -74,9 +74,13 @@ def hostile_pages(huge_bytes: int) -> dict[str, tuple[bytes, str]]:
         "blank.txt": (b" \n\t\r\n   \n", "empty"),
         "random.html": (bytes(rng.randrange(256) for _ in range(20_000)), "binary"),
         "png-named.html": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(5000), "binary"),
-        # Not UTF-8, nothing declared: charset_normalizer reads it (as a legacy charset); the
-        # capture cleaner keeps a passage a page repeats, so the repeated phrase is its text.
-        "invalid-utf8.txt": (b"North Korea \xc3\x28 talks \xff\xfe " * 400, "article"),
+        # Not UTF-8 after a UTF-8 byte-order mark: the BOM is trusted, the bytes are broken.
+        "bad-after-bom.txt": (b"\xef\xbb\xbfNorth Korea \xc3\x28 talks \xff\xfe " * 400, "bad_encoding"),
+        # Not UTF-8, nothing declared: charset_normalizer finds the charset.
+        "undeclared-cp1252.html": (html("".join(f"<p>{p}</p>" for p in WESTERN)).encode("cp1252"),
+                                   "article"),
+        "undeclared-shift-jis.html": (html("".join(f"<p>{p}</p>" for p in JAPANESE)).encode("shift_jis"),
+                                      "article"),
         "utf16-bom.html": (html(ARTICLE_EN).encode("utf-16"), "article"),
         "utf16-le-no-bom.html": (html(ARTICLE_EN).encode("utf-16-le"), "article"),
         "utf16-be-no-bom.html": (html(ARTICLE_EN).encode("utf-16-be"), "article"),
@@ -111,6 +115,8 @@ CONTENT_SNIPPETS = {
     "windows-1252.html": "personnes enlevées",
     "utf16-bom.html": "abduction issue",
     "utf8-declares-latin1.html": "拉致被害者",
+    "undeclared-cp1252.html": "personnes enlevées",
+    "undeclared-shift-jis.html": "拉致被害者",
     "utf8-declares-utf16.html": "personnes enlevées",
     "utf8-declares-rot13.html": "납치 피해자",
     "utf8-declares-base64.html": "personnes enlevées",
