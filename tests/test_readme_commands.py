@@ -38,6 +38,8 @@ EXCLUDED = {
     r"\bpip install\b": "the install: test_readme_install_covers_its_examples checks it",
     r"-m pytest\b": "the test suite itself",
     r"--streaming\b": "runs until stopped; tests/test_streaming_watch.py runs it on a folder",
+    r"--runner[= ]dask\b|\bdask (scheduler|worker)\b": "needs a Dask cluster; "
+        "tests/test_dask_runner.py starts one and runs newsbeam on it",
     r"gs://|s3://|--runner[= ](Dataflow|Flink|Spark|Portable|apache_beam)|\b(docker|kubectl|gcloud|helm|flink|spark-submit)\b":
         "needs a cluster or cloud storage; tests/test_deploy.py and test_portable_runner.py "
         "cover those paths",
@@ -74,8 +76,20 @@ def _make_topics(root: Path) -> None:
     shutil.copy(REPO / "transforms" / "data" / "topics.toml", root / "my_desk_topics.toml")
 
 
+def _make_crawl(root: Path) -> None:
+    """``crawl/*.warc.gz`` and ``crawl/*.warc``: the seeds as HTML responses (warcio)."""
+    from tests.warc_archives import archive_bytes, html_response
+
+    specs = [html_response(f"https://example.test/{s.stem}.html", _seed_html(s).encode())
+             for s in SEED_TEXTS]
+    (root / "crawl").mkdir(exist_ok=True)
+    (root / "crawl" / "news.warc.gz").write_bytes(archive_bytes(specs, compress=True))
+    (root / "crawl" / "news.warc").write_bytes(archive_bytes(specs, compress=False))
+
+
 # Files the README's commands name, and how the test makes them (from the seeds).
 PLACEHOLDERS = {
+    "crawl/*.warc": _make_crawl,  # also crawl/*.warc.gz
     "pages/**/*.html": _make_pages,  # also pages/*.html
     "feed/*.jsonl": _make_feed,
     "my_desk_topics.toml": _make_topics,
@@ -199,13 +213,9 @@ def _install_extras(command: str) -> set[str]:
     return {extra.strip() for extra in match.group(1).split(",")} if match else set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="README.md still installs without the query extra its DuckDB example needs; the "
-    "README rewrite (notes/readme-17.md) installs '.[report,query]': remove this mark then",
-)
 def test_readme_install_covers_its_examples():
-    installs = [c for _, c in COMMANDS if re.search(r"\bpip install\b", c) and "[test]" not in c]
+    installs = [c for _, c in COMMANDS
+                if re.search(r"\bpip install\b", c) and "test" not in _install_extras(c)]
     assert installs, "the README has no install command"
     extras = _install_extras(installs[0])
     examples = [c for _, c in COMMANDS] + [body for _, body in PYTHON]
