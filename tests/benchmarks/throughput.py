@@ -6,7 +6,7 @@
 Pages (a realistic workload): every HTML page of ``--source`` (default
 ``../shared/dev/extraction``) is copied to ``--pages`` files in a temporary folder,
 each copy made a distinct story by its own letter substitution (a permutation of
-the Latin letters, a shift of the Cyrillic, Hangul, kana and Han letters) applied
+the Latin, Cyrillic and kana letters, a shift of the Hangul and Han ones) applied
 to the text nodes only: tags, attributes, scripts, styles, digits and English
 month and weekday names are kept, so trafilatura and the date finder do the same
 work as on the page itself, and two copies share no word. About ``--copies``
@@ -99,8 +99,22 @@ class Cipher:
         rng.shuffle(shuffled)
         table = {ord(a): b for a, b in zip(lower, shuffled, strict=True)}
         table.update({ord(a.upper()): b.upper() for a, b in zip(lower, shuffled, strict=True)})
+        # Small alphabets are permuted too: a shift of 32 Cyrillic letters gives two of a
+        # page's 80 copies the same text one time in 31 (they were then found as copies).
+        cyrillic = [chr(c) for c in range(0x430, 0x450)]
+        order = cyrillic[:]
+        rng.shuffle(order)
+        for a, b in zip(cyrillic, order, strict=True):
+            table[ord(a)], table[ord(a.upper())] = b, b.upper()
+        for start, size in ((0x3041, 86), (0x30A1, 90)):  # hiragana, katakana
+            kana = [chr(c) for c in range(start, start + size)]
+            order = kana[:]
+            rng.shuffle(order)
+            table.update({ord(a): b for a, b in zip(kana, order, strict=True)})
         self._table = table
-        self._shift = [(start, size, rng.randrange(1, size)) for start, size in _BLOCKS]
+        # Hangul syllables and Han: a shift among 11,172 and 20,992 places.
+        self._shift = [(start, size, rng.randrange(1, size)) for start, size in _BLOCKS[2:3]
+                       + _BLOCKS[5:]]
 
     def _other(self, m: re.Match) -> str:
         code = ord(m.group(0))
