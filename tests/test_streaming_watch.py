@@ -33,17 +33,22 @@ def wait_for(predicate, process: subprocess.Popen, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_watch_a_folder_and_stop_cleanly(tmp_path):
-    inbox, output = tmp_path / "inbox", tmp_path / "out"
-    inbox.mkdir()
-    (inbox / "late.txt.part").write_text("still being written")  # never read
+def start_watching(inbox: Path, output: Path, cwd: Path) -> subprocess.Popen:
+    """``newsbeam run --streaming`` on ``inbox``, polling fast, as a child process."""
     command = [
         sys.executable, "-m", "pipeline.cli", "run", "--streaming", f"--watch={inbox}/*",
         f"--output={output}", "--poll_interval=0.2", "--stable_seconds=0",
         f"--reference_time={REFERENCE_TIME}",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=tmp_path)
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=cwd)
+
+
+def test_watch_a_folder_and_stop_cleanly(tmp_path):
+    inbox, output = tmp_path / "inbox", tmp_path / "out"
+    inbox.mkdir()
+    (inbox / "late.txt.part").write_text("still being written")  # never read
+    process = start_watching(inbox, output, tmp_path)
     try:
         seeds = sorted(SEEDS.glob("*.txt"))
         drop(seeds[0], inbox)  # the complete Reuters story first: it becomes the canonical
@@ -78,13 +83,7 @@ def test_hostile_files_in_a_watched_folder_become_dead_letters_and_the_stream_go
     inbox.mkdir()
     outside.mkdir()
     (outside / "private.txt").write_text("SECRET-7f3a\n" * 20)
-    command = [
-        sys.executable, "-m", "pipeline.cli", "run", "--streaming", f"--watch={inbox}/*",
-        f"--output={output}", "--poll_interval=0.2", "--stable_seconds=0",
-        f"--reference_time={REFERENCE_TIME}",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=tmp_path)
+    process = start_watching(inbox, output, tmp_path)
     expected = {
         "image.html": "binary",
         "broken.jsonl:1": "bad_json",

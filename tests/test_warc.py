@@ -7,8 +7,6 @@ import io
 import json
 import random
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import apache_beam as beam
@@ -373,8 +371,7 @@ def test_a_damaged_archive_is_one_dead_letter_and_the_run_goes_on(tmp_path, monk
 
 
 def test_an_archive_dropped_into_a_watched_folder_is_read_the_same_way(tmp_path):
-    from tests.support import REFERENCE_TIME
-    from tests.test_streaming_watch import drop, wait_for
+    from tests.test_streaming_watch import drop, start_watching, wait_for
 
     inbox, output, staging = tmp_path / "inbox", tmp_path / "out", tmp_path / "staging"
     inbox.mkdir()
@@ -382,13 +379,7 @@ def test_an_archive_dropped_into_a_watched_folder_is_read_the_same_way(tmp_path)
     buffer = io.BytesIO()
     offsets = write_archive(buffer, specs_of_a_crawl())
     (staging / "crawl.warc.gz").write_bytes(buffer.getvalue())
-    command = [
-        sys.executable, "-m", "pipeline.cli", "run", "--streaming", f"--watch={inbox}/*",
-        f"--output={output}", "--poll_interval=0.2", "--stable_seconds=0",
-        f"--reference_time={REFERENCE_TIME}",
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, cwd=tmp_path)
+    process = start_watching(inbox, output, tmp_path)
     try:
         drop(staging / "crawl.warc.gz", inbox)
         wait_for(lambda: len(read_records(output, "articles")) == 2, process, "both pages")
