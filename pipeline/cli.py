@@ -639,12 +639,18 @@ def main(argv: list[str] | None = None) -> int:
         hint = f" (did you mean {near[0]!r}?)" if near else ""
         hint += "; options go after the command: newsbeam run --input ..." if command.startswith("-") else ""
         return user_error(f"unknown command {command!r}{hint}; 'newsbeam --help' lists them")
-    code = run(rest)
+    try:
+        code = run(rest)
+    except BrokenPipeError:  # the reader went away (``newsbeam run --help | head``)
+        code = 0
     # A failed attempt can leave Beam's non-daemon threads waiting on a dead worker, and the
     # interpreter would wait for them forever at exit: the result is final, so leave now.
     logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        pass
     os._exit(code)
 
 

@@ -351,3 +351,17 @@ def test_no_import_circle_between_the_command_line_and_streaming():
         path = pipeline_dir / f"{module}.py"
         if path.exists():
             assert "pipeline.cli" not in _imports(path), f"pipeline/{module}.py imports the CLI"
+
+
+def test_help_read_by_a_reader_that_stops_early_is_no_traceback():
+    """``newsbeam run --help | head -1``: a closed pipe ends the command quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before a byte is written: every write fails
+    try:
+        command = subprocess.run([sys.executable, "-m", "pipeline.cli", "run", "--help"],
+                                 stdout=write_end, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                                 timeout=120)
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in command.stderr, command.stderr
+    assert command.returncode == 0
