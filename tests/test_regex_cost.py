@@ -112,5 +112,8 @@ def test_cost_grows_at_most_linearly(name, pattern):
 
 def test_the_check_catches_a_quadratic_pattern():
     quadratic = re.compile(r"^(?P<once>.{6,}?)\s+(?P=once)$")  # the old boilerplate _DOUBLED
-    ratio, _ = growth(quadratic, "ab ", "", repeats=REPEATS)
+    # Its worst shape (spaces, then a character that breaks the match) grows about 50x where
+    # linear grows 4x, so noise on a loaded machine cannot hide it; measured steadily, as a
+    # pattern that failed once is measured again.
+    ratio, _ = growth(quadratic, " ", "!", REPEATS, 10 * MIN_BASE_SECONDS)
     assert ratio > MAX_GROWTH
