@@ -52,6 +52,9 @@ def test_the_restated_expressions_are_still_trafilaturas():
         ('<div id="comments"><span class="author">Troll Person</span></div>'
          '<span class="author">Jon Park</span>', "Jon Park"),
         ('<div class="byline">Jon Park <time>May 2</time></div>', "Jon Park"),
+        # rel='me' reads the pruned tree: a <rel> holding "me" and a date still counts
+        ('<div class="writer">Jon Park</div><p>Ana Souza<rel>me<time>May 2</time></rel></p>',
+         "Ana Souza"),
         # an earlier expression wins over a later one in document order
         ('<div class="writer">Later Writer</div><span class="author">First Author</span>',
          "First Author"),

@@ -63,7 +63,7 @@ def _matches(el: HtmlElement) -> tuple[bool, bool, bool]:
             or itemprop == "author name"
             or get("data-testid") in ("AuthorCard", "AuthorURL")
             or (cls is not None and _CLASS_0.search(cls) is not None)
-            or any(c.text_content() == "me" for c in el.iterchildren("rel"))
+            or any(_text_left(c) == "me" for c in el.iterchildren("rel"))
         )
     )
     second = tag in _TAGS_1 and (
@@ -104,6 +104,17 @@ def _discarded(el: HtmlElement) -> bool:
         or (cls is not None and _DISCARD_CLASS.search(cls) is not None)
         or "Figure" in (el.get("data-component") or "")
     )
+
+
+def _text_left(el: HtmlElement) -> str:
+    """The string value of ``el`` once trafilatura's pruning has run, which is what its test
+    ``rel='me'`` reads: pruned descendants' text is gone, their tails stay."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and not _discarded(child):
+            parts.append(_text_left(child))
+        parts.append(child.tail or "")  # a comment's text is no part of the string value
+    return "".join(parts)
 
 
 def _pruned(el: HtmlElement) -> bool:
