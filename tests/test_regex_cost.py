@@ -45,13 +45,22 @@ TOKENS = [
 ENDINGS = ["", "!"]
 
 
+# Packages of newsbeam's extras: a module needing one is read only where it is installed.
+OPTIONAL_PACKAGES = frozenset({"dask", "distributed", "plotly", "narwhals"})
+
+
 def module_patterns() -> list[tuple[str, re.Pattern]]:
     """Every compiled pattern at module level, once (a pattern imported elsewhere is the same)."""
     found: dict[int, tuple[str, re.Pattern]] = {}
     for package in (transforms, pipeline):
         # walk_packages: a stage that became a package (transforms.dates) is read whole.
         for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}."):
-            module = importlib.import_module(info.name)
+            try:
+                module = importlib.import_module(info.name)
+            except ModuleNotFoundError as exc:
+                if exc.name in OPTIONAL_PACKAGES:
+                    continue  # a module of an extra that is not installed (the dask runner)
+                raise
             for name, value in sorted(vars(module).items()):
                 if isinstance(value, re.Pattern):
                     found.setdefault(id(value), (f"{info.name}.{name}", value))
