@@ -53,7 +53,7 @@ from pipeline.publish import (
 )
 from pipeline.runners import RunnerUnavailable, absolute, prepare_runner, runs_in_process
 from pipeline.sinks import OUTPUTS
-from pipeline.sources import check_patterns, is_jsonl
+from pipeline.sources import check_patterns, is_jsonl, is_local
 from pipeline.summary import (
     SUMMARY_FILE,
     complete,
@@ -123,14 +123,10 @@ def reference_time(value: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _is_local(path: str) -> bool:
-    return FileSystems.get_scheme(path) is None  # no "gs://"-like scheme: the local disk
-
-
 def check_inputs(patterns: list[str]) -> dict[str, int]:
     """Files each ``--input`` matches; UsageError for a folder or a pattern matching nothing."""
     for pattern in patterns:
-        if _is_local(pattern) and os.path.isdir(pattern):
+        if is_local(pattern) and os.path.isdir(pattern):
             raise UsageError(
                 f"--input {pattern!r} is a folder: give its files, e.g. --input '{pattern.rstrip('/')}/*'"
             )
@@ -142,7 +138,7 @@ def check_inputs(patterns: list[str]) -> dict[str, int]:
 
 def check_output(output: str) -> None:
     """The output folder must be a folder we can write in (local: checked; remote: by Beam)."""
-    if not _is_local(output):
+    if not is_local(output):
         return
     if os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"--output {output!r} is a file, not a folder")
@@ -192,7 +188,7 @@ def check_streaming(args) -> None:
         )
     if args.watch and args.input:
         raise UsageError("--input and --watch cannot go together: --watch is the streaming input")
-    if args.watch and _is_local(args.watch):
+    if args.watch and is_local(args.watch):
         if os.path.isdir(args.watch):
             raise UsageError(
                 f"--watch {args.watch!r} is a folder: watch its files with "
@@ -227,7 +223,7 @@ def count_pages(patterns: list[str]) -> int | None:
     total = 0
     jsonl_bytes = 0
     for pattern in patterns:
-        if not _is_local(pattern):
+        if not is_local(pattern):
             return None  # listing a bucket again only for an estimate is not worth it
         for path in glob.glob(pattern, recursive=True):
             if not os.path.isfile(path):
@@ -309,7 +305,7 @@ def remove_beam_temporaries(output: str) -> int:
     """Remove the temporary folders a failed Beam write leaves (``<kind>/beam-temp-*``)."""
     removed = 0
     for kind in OUTPUTS:
-        if not _is_local(output):  # object stores have no folders: delete what is under them
+        if not is_local(output):  # object stores have no folders: delete what is under them
             removed += _delete_matching(FileSystems.join(output, kind, "beam-temp-**"))
             continue
         for path in glob.glob(os.path.join(output, kind, "beam-temp-*")):

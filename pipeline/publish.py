@@ -26,6 +26,7 @@ from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.sinks import OUTPUTS
+from pipeline.sources import is_local
 
 LOG = logging.getLogger("newsbeam")
 LOCK_FILE = ".newsbeam.lock"
@@ -34,10 +35,6 @@ STAGING_PREFIX = ".staging-"
 
 class OutputInUse(Exception):
     """Another newsbeam run holds the output folder."""
-
-
-def _is_local(path: str) -> bool:
-    return FileSystems.get_scheme(path) is None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -79,7 +76,7 @@ class OutputLock:
         raise OutputInUse(f"could not take the lock {self.path}")
 
     def _create(self, text: bytes) -> bool:
-        if _is_local(self.path):
+        if is_local(self.path):
             os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -145,7 +142,7 @@ def _children(folder: str) -> list[str]:
 def remove_staging(output: str) -> int:
     """Remove staging folders of earlier runs in ``output`` (the lock is held: none is live)."""
     removed = 0
-    if _is_local(output):
+    if is_local(output):
         if not os.path.isdir(output):
             return 0
         for name in os.listdir(output):
@@ -165,7 +162,7 @@ def new_staging(output: str) -> str:
     if stale:
         LOG.info("removed %d staging folder(s) of an earlier, unfinished run", stale)
     staging = FileSystems.join(output, f"{STAGING_PREFIX}{uuid.uuid4().hex[:12]}")
-    if _is_local(output):
+    if is_local(output):
         os.makedirs(staging)
     return staging
 
@@ -178,7 +175,7 @@ def publish(staging: str, output: str) -> int:
             matched = FileSystems.match([FileSystems.join(staging, kind, "*.avro")])[0]
         except BeamIOError:
             continue
-        if _is_local(output):
+        if is_local(output):
             os.makedirs(os.path.join(output, kind), exist_ok=True)
         for meta in sorted(matched.metadata_list, key=lambda m: m.path):
             sources.append(meta.path)
@@ -191,7 +188,7 @@ def publish(staging: str, output: str) -> int:
 
 def discard_staging(staging: str) -> None:
     """Remove a staging folder and what is in it (a failed run's output is never published)."""
-    if _is_local(staging):
+    if is_local(staging):
         shutil.rmtree(staging, ignore_errors=True)
         return
     paths = _children(staging)

@@ -17,10 +17,10 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.options import NewsbeamOptions
+from pipeline.sources import is_local
 
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
 SHORT_NAMES = {"dask": DASK_RUNNER, "daskrunner": DASK_RUNNER}
@@ -33,13 +33,9 @@ class RunnerUnavailable(RuntimeError):
     """The chosen runner cannot be used here (a missing extra), with what to install."""
 
 
-def _is_local(path: str) -> bool:
-    return FileSystems.get_scheme(path) is None
-
-
 def absolute(path: str | None) -> str | None:
     """A local path made absolute (on the client); other filesystems' paths as they are."""
-    return os.path.abspath(path) if path and _is_local(path) else path
+    return os.path.abspath(path) if path and is_local(path) else path
 
 
 def runs_in_process(runner: str | None) -> bool:

@@ -78,7 +78,8 @@ def is_jsonl(path: str) -> bool:
     return path.lower().endswith(JSONL_SUFFIXES)
 
 
-def _is_local(path: str) -> bool:
+def is_local(path: str) -> bool:
+    """A path on the local disk: no ``gs://``-like scheme of another Beam filesystem."""
     return FileSystems.get_scheme(path) is None
 
 
@@ -106,7 +107,7 @@ def input_roots(patterns: Iterable[str]) -> tuple[str, ...]:
     """The real folders (and named files) the patterns read from: nothing outside is read."""
     roots = []
     for pattern in patterns:
-        if not _is_local(pattern):
+        if not is_local(pattern):
             continue
         prefix = _GLOB_CHARS.match(pattern).group(0)
         if prefix == pattern:  # a file named outright: it is an input, whatever it links to
@@ -129,7 +130,7 @@ def match_files(pattern: str) -> list[FileMetadata]:
     meanwhile) without a word; here such an entry is kept (size 0) and reading it
     says what happened.
     """
-    if not _is_local(pattern):
+    if not is_local(pattern):
         return [m for m in FileSystems.match([pattern])[0].metadata_list
                 if not m.path.endswith("/")]
     if pattern.endswith(os.sep):
@@ -186,7 +187,7 @@ def read_file(
     """
     path = metadata.path
     source = display_path(path)
-    if _is_local(path):
+    if is_local(path):
         refusal = _local_refusal(path, roots)
         if refusal is not None and not warc.starts_file(metadata):
             return  # an archive read in ranges: its first range says it, once

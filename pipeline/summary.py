@@ -21,6 +21,7 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from pipeline.accounting import describe
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
+from pipeline.sources import is_local
 from transforms.failures import METRICS_NAMESPACE
 from transforms.output import WRITTEN_TOPIC_PREFIX
 from transforms.records import (
@@ -51,10 +52,6 @@ STEP_STAGES = {
 # The per-page stages in order: each passes on what it did not dead-letter.
 PAGE_STAGES = (STAGE_DECODE, STAGE_EXTRACT, STAGE_DATELINES, STAGE_DATES, STAGE_TOPICS)
 TIME_METRIC = "ptransform_execution_time:total_msecs"
-
-
-def _is_local(path: str) -> bool:
-    return FileSystems.get_scheme(path) is None
 
 
 # ---------------------------------------------------------------- from the runner
@@ -97,7 +94,7 @@ def stage_seconds(result) -> dict[str, float]:
 
 def _paths(output: str, kind: str) -> list[str]:
     pattern = FileSystems.join(output, kind, "*.avro")
-    if _is_local(output):
+    if is_local(output):
         import glob
 
         return sorted(glob.glob(pattern))
@@ -221,7 +218,7 @@ def complete(summary: dict, output: str, seconds_by_stage: dict[str, float] | No
 
 def write_summary(output: str, summary: dict) -> None:
     """The run's summary as ``output/summary.json`` (on any Beam filesystem)."""
-    if _is_local(output):
+    if is_local(output):
         os.makedirs(output, exist_ok=True)
     text = json.dumps(summary, indent=2) + "\n"
     with FileSystems.create(FileSystems.join(output, SUMMARY_FILE), "application/json") as out:
