@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support import REFERENCE_TIME, SEEDS, read_records
@@ -33,23 +35,30 @@ def wait_for(predicate, process: subprocess.Popen, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_watching(inbox: Path, output: Path, cwd: Path) -> subprocess.Popen:
-    """``newsbeam run --streaming`` on ``inbox``, polling fast, as a child process."""
+@contextlib.contextmanager
+def watching(inbox: Path, output: Path, cwd: Path) -> Iterator[subprocess.Popen]:
+    """``newsbeam run --streaming`` on ``inbox``, polling fast, as a child process; killed
+    on the way out if the test did not stop it."""
     command = [
         sys.executable, "-m", "pipeline.cli", "run", "--streaming", f"--watch={inbox}/*",
         f"--output={output}", "--poll_interval=0.2", "--stable_seconds=0",
         f"--reference_time={REFERENCE_TIME}",
     ]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=cwd)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, cwd=cwd)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
 
 
 def test_watch_a_folder_and_stop_cleanly(tmp_path):
     inbox, output = tmp_path / "inbox", tmp_path / "out"
     inbox.mkdir()
     (inbox / "late.txt.part").write_text("still being written")  # never read
-    process = start_watching(inbox, output, tmp_path)
-    try:
+    with watching(inbox, output, tmp_path) as process:
         seeds = sorted(SEEDS.glob("*.txt"))
         drop(seeds[0], inbox)  # the complete Reuters story first: it becomes the canonical
         wait_for(lambda: len(read_records(output, "articles")) == 1, process, "the first article")
@@ -59,10 +68,6 @@ def test_watch_a_folder_and_stop_cleanly(tmp_path):
                  and len(read_records(output, "copies")) == 1, process, "all seeds")
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, stderr[-3000:]
     assert "5 pages read -> 4 articles, 1 syndicated copies, 0 dead letters" in stdout
     assert (output / "summary.json").exists()
@@ -83,7 +88,6 @@ def test_hostile_files_in_a_watched_folder_become_dead_letters_and_the_stream_go
     inbox.mkdir()
     outside.mkdir()
     (outside / "private.txt").write_text("SECRET-7f3a\n" * 20)
-    process = start_watching(inbox, output, tmp_path)
     expected = {
         "image.html": "binary",
         "broken.jsonl:1": "bad_json",
@@ -92,7 +96,7 @@ def test_hostile_files_in_a_watched_folder_become_dead_letters_and_the_stream_go
         "dangling.html": "vanished",
         "link-out.txt": "outside_inputs",
     }
-    try:
+    with watching(inbox, output, tmp_path) as process:
         (inbox / "image.html").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(3000))
         (inbox / "broken.jsonl").write_bytes(b"{not json\n")
         (inbox / "empty.txt").write_bytes(b"")
@@ -109,10 +113,6 @@ def test_hostile_files_in_a_watched_folder_become_dead_letters_and_the_stream_go
                  + len(read_records(output, "copies")) == 2, process, "a later page")
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=90)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, stderr[-3000:]
     summary = json.loads((output / "summary.json").read_text())
     assert summary["accounted"] and summary["books"]["balanced"], summary["books"]

@@ -371,7 +371,7 @@ def test_a_damaged_archive_is_one_dead_letter_and_the_run_goes_on(tmp_path, monk
 
 
 def test_an_archive_dropped_into_a_watched_folder_is_read_the_same_way(tmp_path):
-    from tests.test_streaming_watch import drop, start_watching, wait_for
+    from tests.test_streaming_watch import drop, wait_for, watching
 
     inbox, output, staging = tmp_path / "inbox", tmp_path / "out", tmp_path / "staging"
     inbox.mkdir()
@@ -379,16 +379,11 @@ def test_an_archive_dropped_into_a_watched_folder_is_read_the_same_way(tmp_path)
     buffer = io.BytesIO()
     offsets = write_archive(buffer, specs_of_a_crawl())
     (staging / "crawl.warc.gz").write_bytes(buffer.getvalue())
-    process = start_watching(inbox, output, tmp_path)
-    try:
+    with watching(inbox, output, tmp_path) as process:
         drop(staging / "crawl.warc.gz", inbox)
         wait_for(lambda: len(read_records(output, "articles")) == 2, process, "both pages")
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 0, stderr[-3000:]
     articles = sorted(read_records(output, "articles"), key=lambda r: int(r["source"].rsplit(":", 1)[1]))
     archive = inbox / "crawl.warc.gz"
