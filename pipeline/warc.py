@@ -492,8 +492,3 @@ def read_archive(element: FileMetadata | ArchiveRange, max_bytes: int) -> Iterat
         count(f"warc_{outcome}")
         if page is not None:
             yield page
-
-
-def summary_counts(totals: dict[str, int]) -> dict[str, int]:
-    """The run's WARC counters (``warc_*``) without their prefix, for the summary."""
-    return {name.removeprefix("warc_"): n for name, n in sorted(totals.items()) if name.startswith("warc_") and n}

@@ -84,10 +84,6 @@ class Shown:
 _NOTHING_SHOWN = Shown(lambda: (set(), set()))
 
 
-def zone_of(name: str) -> ZoneInfo | None:
-    return _zone(name)
-
-
 @lru_cache(maxsize=256)
 def _zone(name: str) -> ZoneInfo | None:
     try:
