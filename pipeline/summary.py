@@ -15,11 +15,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 import fastavro
-from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
-from pipeline.accounting import describe
+from pipeline.accounting import avro_files, describe
 from pipeline.sinks import ARTICLES, COPIES, DEAD_LETTERS, OUTPUTS
 from pipeline.sources import is_local
 from transforms.failures import METRICS_NAMESPACE
@@ -92,21 +91,9 @@ def stage_seconds(result) -> dict[str, float]:
 # ---------------------------------------------------------------- from the output
 
 
-def _paths(output: str, kind: str) -> list[str]:
-    pattern = FileSystems.join(output, kind, "*.avro")
-    if is_local(output):
-        import glob
-
-        return sorted(glob.glob(pattern))
-    try:
-        return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-    except BeamIOError:
-        return []
-
-
 def read_output(output: str, kind: str) -> Iterator[dict]:
     """Every record of one output folder (articles, copies, dead_letters), on any filesystem."""
-    for path in _paths(output, kind):
+    for path in avro_files(output, kind):
         with FileSystems.open(path) as handle:
             yield from fastavro.reader(handle)
 
