@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from pipeline.options import NewsbeamOptions
 from pipeline.progress import DONE, READ, CountProgress
@@ -20,6 +21,15 @@ from transforms.failures import DEAD_LETTERS as DEAD
 from transforms.failures import MAIN
 from transforms.output import ToRecords, pipeline_version
 from transforms.topics import TagTopics
+
+# Under the run's staging folder, beside the kinds' folders: accounting, the summary and
+# publishing read only ``<kind>/*.avro``, and the folder goes with the staging folder.
+CLAIMS = ".claims"
+
+
+def claims_folder(output: str) -> str:
+    """Where a batch run writing under ``output`` parks articles during syndication."""
+    return FileSystems.join(output, CLAIMS)
 
 
 @dataclass(frozen=True)
@@ -39,8 +49,11 @@ def process(
     opts: NewsbeamOptions,
     reference_time: datetime,
     streaming: bool = False,
+    claims: str | None = None,
 ) -> Outputs:
-    """Every stage from raw pages to articles, syndicated copies and dead letters."""
+    """Every stage from raw pages to articles, syndicated copies and dead letters.
+
+    ``claims``: the folder where batch syndication parks articles (see DetectSyndication)."""
     decoded = pages | "Decode" >> DecodePages(opts.max_page_bytes)
     extracted = decoded[MAIN] | "Extract" >> ExtractArticles(opts.extract_time_limit)
     datelined = extracted[MAIN] | "Datelines" >> FindDatelines()
@@ -49,7 +62,7 @@ def process(
     # A page is done with its own stages once tagged or dead-lettered (the progress line).
     done = tagged[MAIN] | "Progress/done" >> CountProgress(DONE)
     stories = done | "Syndication" >> DetectSyndication(
-        streaming=streaming, ttl_days=opts.dedup_ttl_days
+        streaming=streaming, ttl_days=opts.dedup_ttl_days, claims=claims
     )
     parts = (
         ("decode", decoded[DEAD]),
@@ -91,12 +104,14 @@ def build(
     output: str | None = None,
 ) -> beam.Pipeline:
     """The batch pipeline: read ``inputs`` globs, process, write Avro under ``output``
-    (the run's staging folder; ``opts.output`` when not given)."""
+    (the run's staging folder; ``opts.output`` when not given). Syndication parks articles
+    in ``claims_folder(output)``, which the caller removes (with the staging folder)."""
+    output = output or opts.output
     pages = pipeline | "Read" >> ReadPages(inputs, opts.max_page_bytes)
     pages = pages | "Progress/read" >> CountProgress(READ)
-    outputs = process(pages, opts, reference_time)
+    outputs = process(pages, opts, reference_time, claims=claims_folder(output))
     # Counted here, in batch: streaming on the local runner never runs this Flatten.
     outputs.dead_letters | "Progress/dead" >> CountProgress(DONE)
     for kind, records in avro_records(outputs, reference_time).items():
-        records | f"Write/{kind}" >> WriteAvroFolder(output or opts.output, kind, opts.num_shards)
+        records | f"Write/{kind}" >> WriteAvroFolder(output, kind, opts.num_shards)
     return pipeline

@@ -553,6 +553,11 @@ def _run_batch(plan: Plan, options) -> int:
         result, staging = _run_with_progress(plan, options)
     except (Exception, WorkerLost) as exc:  # noqa: BLE001 - reported in one line
         return _report_failure(exc, max(1, args.run_attempts), plan.command.verbosity)
+    from pipeline.build import claims_folder  # imported by the run already
+    from transforms.claimcheck import remove_folder
+
+    # The articles syndication parked are all written by now: not kept, nor looked at.
+    remove_folder(claims_folder(staging))
     try:
         totals = counters(result)
     except NotImplementedError:  # e.g. Beam's own DaskRunner: nothing to account with

@@ -75,6 +75,7 @@ import itertools
 import pickle
 import re
 import struct
+import tempfile
 import unicodedata
 import uuid
 import zlib
@@ -85,6 +86,7 @@ from typing import Any
 import apache_beam as beam
 import numpy as np
 from apache_beam.coders import StrUtf8Coder, VarIntCoder
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.transforms.timeutil import TimeDomain
@@ -95,6 +97,7 @@ from apache_beam.transforms.userstate import (
     on_timer,
 )
 
+from transforms import claimcheck
 from transforms.failures import METRICS_NAMESPACE, count
 from transforms.records import Article, Syndication
 
@@ -492,16 +495,20 @@ def as_copy(article: Article, synd: Syndication, canonical_agency: str | None) -
 # Batch
 # ---------------------------------------------------------------------------
 # What crosses a GroupByKey is held by the runner until the consuming stage has
-# run (the local runner keeps a grouped value as a decoded Python object, several
+# run (the local runner keeps it in its own memory, encoded and decoded, several
 # times its encoded size; a cluster runner pays for the bytes it shuffles), so
 # only compact bytes cross them:
 #   - LSH: one combine per band index (BANDS keys, combined before the shuffle),
 #     whose accumulator is a bytearray of fixed 33-byte entries (band value,
 #     packed rank, id hash): ~1 KB an article, not BANDS keyed tuples (~8 KB);
-#   - verification: the candidate pairs' two records meet under the pair's key;
-#     every article's record (its shingles, ~4 bytes a word) crosses one join;
-#   - the article itself, pickled and compressed (~3 KB), crosses one join with
-#     the verdicts (a copy's Syndication), once.
+#   - the article (pickled and compressed, ~3 KB) and its verification record
+#     (its shingles, ~4 bytes a word) are parked once in a claim file
+#     (``transforms/claimcheck.py``) by the stage that summarises it; only
+#     references (file, offset, length) cross the joins;
+#   - verification: the candidate pairs' two record references meet under the
+#     pair's key, and the pair's check reads the two records back;
+#   - the article references meet the verdicts (a copy's Syndication), are then
+#     grouped by claim file, and each file's articles are read back in file order.
 _ENTRY = struct.Struct(">Q17sQ")  # band value, packed rank, id hash
 _RANK = struct.Struct(">BIQI")  # dated flag, day, instant + 2**63, 2**32-1 - word count
 
@@ -583,9 +590,9 @@ def _band_entries(s: Summary) -> Iterator[tuple[int, bytes]]:
         yield band, _ENTRY.pack(value, rank, key)
 
 
-def _record(s: Summary) -> tuple[int, bytes]:
-    """(id hash, what verification needs of the article) as one compact value."""
-    return _id_hash(s.id), pickle.dumps(
+def _record(s: Summary) -> bytes:
+    """What verification needs of the article, as one compact value."""
+    return pickle.dumps(
         (s.id, s.rank, s.day, tuple(sorted(s.title_words)), s.agency, s.shingles.tobytes()),
         protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -604,104 +611,204 @@ def _pair_roles(pair: tuple[int, int]) -> Iterator[tuple[int, bytes]]:
     yield b, key
 
 
-def _records_to_pairs(joined: tuple[int, dict]) -> Iterator[tuple[bytes, bytes]]:
-    _, groups = joined
-    pairs = sorted(set(groups["pairs"]))
-    if not pairs:
-        return
-    records = sorted(set(groups["record"]))  # several: byte-identical pages (one id)
-    for key in pairs:
-        for record in records:
-            yield key, record
-
-
-def _verify(joined: tuple[bytes, Iterable[bytes]]) -> Iterator[tuple]:
-    _, records = joined
-    summaries = {s.id: s for s in map(_summary_of, sorted(set(records)))}
-    if len(summaries) < 2:
-        return
-    for worse, better in itertools.combinations(
-            sorted(summaries.values(), key=lambda s: s.rank, reverse=True), 2):
-        sim, cont = compare(worse, better)
-        if is_same_story(worse, better, sim, cont):
-            yield (worse.id, worse.rank, better.id, better.rank, syndication(worse, better),
-                   better.agency)
-
-
-def _resolve_all(keyed: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tuple]]:
-    yield from resolve(keyed[1]).items()
-
-
-def _pack(article: Article) -> tuple[str, bytes]:
-    return article.id, zlib.compress(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL), 1)
+def _pack(article: Article) -> bytes:
+    return zlib.compress(pickle.dumps(article, protocol=pickle.HIGHEST_PROTOCOL), 1)
 
 
 def _unpack(packed: bytes) -> Article:
     return pickle.loads(zlib.decompress(packed))
 
 
-def _settled(joined: tuple[str, dict]) -> tuple[list[Article], list[Article]]:
-    """The articles of one id as (canonical, copies) by the verdict; byte-identical pages
-    (one id, several sources) are one article and its exact copies (similarity 1.0)."""
+class _Park(beam.DoFn):
+    """Parks each article and its verification record in this bundle's claim file.
+
+    Emits (id, id hash, source, agency, record's reference, article's reference); the
+    references are plain (path, offset, length) tuples, which every runner's coder packs."""
+
+    def __init__(self, folder: str):
+        self._folder = folder
+        self._writer: claimcheck.Writer | None = None
+
+    def start_bundle(self) -> None:
+        self._writer = None
+
+    def process(self, element: tuple[Article, Summary]) -> Iterator[tuple]:
+        article, summary = element
+        if self._writer is None:  # opened on the first article: an empty bundle writes no file
+            self._writer = claimcheck.Writer(self._folder)
+        record = tuple(self._writer.put(_record(summary)))
+        packed = tuple(self._writer.put(_pack(article)))
+        yield article.id, _id_hash(article.id), article.source, article.agency, record, packed
+
+    def finish_bundle(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def teardown(self) -> None:
+        self.finish_bundle()  # a bundle that failed mid-way leaves no open handle
+
+
+def _refs_to_pairs(joined: tuple[int, dict]) -> Iterator[tuple[bytes, tuple]]:
     _, groups = joined
+    pairs = sorted(set(groups["pairs"]))
+    if not pairs:
+        return
+    refs = sorted(set(groups["record"]))  # several: byte-identical pages (one id)
+    for key in pairs:
+        for ref in refs:
+            yield key, ref
+
+
+class _Verify(beam.DoFn):
+    """The verified edges among the records of one candidate pair (read back by reference)."""
+
+    def start_bundle(self) -> None:
+        self._reader = claimcheck.Reader()
+
+    def process(self, joined: tuple[bytes, Iterable[tuple]]) -> Iterator[tuple]:
+        _, refs = joined
+        records = {self._reader.get(ref) for ref in set(refs)}
+        summaries = {s.id: s for s in map(_summary_of, sorted(records))}
+        if len(summaries) < 2:
+            return
+        for worse, better in itertools.combinations(
+                sorted(summaries.values(), key=lambda s: s.rank, reverse=True), 2):
+            sim, cont = compare(worse, better)
+            if is_same_story(worse, better, sim, cont):
+                yield (worse.id, worse.rank, better.id, better.rank, syndication(worse, better),
+                       better.agency)
+
+    def finish_bundle(self) -> None:
+        self._reader.close()
+
+
+def _resolve_all(keyed: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tuple]]:
+    yield from resolve(keyed[1]).items()
+
+
+def _placed(joined: tuple[str, dict]) -> tuple[list[tuple], list[tuple]]:
+    """The parked articles of one id as (canonicals, copies) by the verdict, each as
+    (claim file, (offset, length)) or, for a copy, (claim file, (offset, length,
+    Syndication, canonical's agency)). Byte-identical pages (one id, several sources)
+    are one article and its exact copies (similarity 1.0)."""
+    article_id, groups = joined
     verdicts = list(groups["verdict"])
-    articles = sorted(map(_unpack, groups["article"]), key=lambda a: a.source)
+    parked = sorted(groups["article"], key=lambda p: p[0])  # (source, agency, ref) by source
     if verdicts:
         synd, agency = verdicts[0]
-        return [], [as_copy(article, synd, agency) for article in articles]
-    first, *same = articles
-    exact = Syndication(canonical_id=first.id, similarity=1.0, containment=1.0)
-    return [first], [as_copy(article, exact, first.agency) for article in same]
+        return [], [(path, (offset, length, synd, agency))
+                    for _, _, (path, offset, length) in parked]
+    (_, first_agency, (path, offset, length)), *same = parked
+    exact = Syndication(canonical_id=article_id, similarity=1.0, containment=1.0)
+    return [(path, (offset, length))], [(p, (o, n, exact, first_agency))
+                                        for _, _, (p, o, n) in same]
 
 
-def _canonical(joined: tuple[str, dict]) -> list[Article]:
-    return _settled(joined)[0]
+def _canonical_refs(joined: tuple[str, dict]) -> list[tuple]:
+    return _placed(joined)[0]
 
 
-def _copies(joined: tuple[str, dict]) -> Iterator[Article]:
-    _, copies = _settled(joined)
-    for copy in copies:
-        count("syndicated_copies")
-        if copy.syndicated_from.canonical_id == copy.id:
-            count("syndication_exact_duplicates")
-        yield copy
+def _copy_refs(joined: tuple[str, dict]) -> list[tuple]:
+    return _placed(joined)[1]
+
+
+class _ReadBack(beam.DoFn):
+    """The articles parked in one claim file, read in file order; copies as copies."""
+
+    def __init__(self, copies: bool):
+        self._copies = copies
+
+    def process(self, grouped: tuple[str, Iterable[tuple]]) -> Iterator[Article]:
+        path, placed = grouped
+        reader = claimcheck.Reader(open_files=1)
+        try:
+            for offset, length, *verdict in sorted(placed, key=lambda p: p[0]):
+                article = _unpack(reader.get((path, offset, length)))
+                if not self._copies:
+                    yield article
+                    continue
+                synd, agency = verdict
+                count("syndicated_copies")
+                if synd.canonical_id == article.id:
+                    count("syndication_exact_duplicates")
+                yield as_copy(article, synd, agency)
+        finally:
+            reader.close()
+
+
+def _remove_claims(folder: str, _read: int) -> None:
+    claimcheck.remove_folder(folder)
 
 
 class _Batch(beam.PTransform):
+    def __init__(self, claims: str | None):
+        super().__init__()
+        self._claims = claims
+
     def expand(self, articles):
-        summaries = articles | "Summarise" >> beam.Map(summarise)
+        # A folder the caller names is the caller's to remove (a newsbeam run's staging
+        # folder); without one, a fresh temporary folder is used and removed here.
+        owned = self._claims is None
+        folder = self._claims or _temporary_folder(articles.pipeline)
+        summarised = articles | "Summarise" >> beam.Map(lambda a: (a, summarise(a)))
         pairs = (
-            summaries
-            | "BandEntries" >> beam.FlatMap(_band_entries).with_output_types(tuple[int, bytes])
+            summarised
+            | "BandEntries" >> beam.FlatMap(lambda pair: _band_entries(pair[1])).with_output_types(
+                tuple[int, bytes])
             | "Buckets" >> beam.CombinePerKey(_Buckets())
             | "CandidatePairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1])).with_output_types(
                 tuple[int, int])
             | "DistinctPairs" >> beam.Distinct()
         )
-        records = summaries | "Records" >> beam.Map(_record).with_output_types(tuple[int, bytes])
+        parked = summarised | "Park" >> beam.ParDo(_Park(folder))
+        records = parked | "RecordRefs" >> beam.Map(lambda p: (p[1], p[4])).with_output_types(
+            tuple[int, Any])
         roles = pairs | "PairRoles" >> beam.FlatMap(_pair_roles).with_output_types(
             tuple[int, bytes])
         verdicts = (
             {"record": records, "pairs": roles}
             | "JoinRecords" >> beam.CoGroupByKey()
-            | "RecordsByPair" >> beam.FlatMap(_records_to_pairs).with_output_types(
-                tuple[bytes, bytes])
+            | "RecordsByPair" >> beam.FlatMap(_refs_to_pairs).with_output_types(
+                tuple[bytes, Any])
             | "MeetByPair" >> beam.GroupByKey()
-            | "Verify" >> beam.FlatMap(_verify)
+            | "Verify" >> beam.ParDo(_Verify())
             # One resolution over all verified edges (about one per copy): the
             # greedy walk in rank order needs every edge of a story together.
             | "OneKey" >> beam.Map(lambda e: (0, e)).with_output_types(tuple[int, Any])
             | "AllEdges" >> beam.GroupByKey()
             | "Resolve" >> beam.FlatMap(_resolve_all).with_output_types(tuple[str, Any])
         )
-        packed = articles | "Pack" >> beam.Map(_pack).with_output_types(tuple[str, bytes])
-        joined = {"article": packed, "verdict": verdicts} | "JoinVerdicts" >> beam.CoGroupByKey()
+        refs = parked | "ArticleRefs" >> beam.Map(
+            lambda p: (p[0], (p[2], p[3], p[5]))).with_output_types(tuple[str, Any])
+        joined = {"article": refs, "verdict": verdicts} | "JoinVerdicts" >> beam.CoGroupByKey()
         # Two plain FlatMaps rather than one multi-output ParDo: runners that port
         # the pipeline (Dask) handle these alike, and the local runner fuses both.
-        return {
-            ARTICLES: joined | "Canonical" >> beam.FlatMap(_canonical),
-            COPIES: joined | "Copies" >> beam.FlatMap(_copies),
-        }
+        canonicals = (
+            joined
+            | "CanonicalRefs" >> beam.FlatMap(_canonical_refs).with_output_types(tuple[str, Any])
+            | "CanonicalsByFile" >> beam.GroupByKey()
+            | "ReadCanonicals" >> beam.ParDo(_ReadBack(copies=False))
+        )
+        copies = (
+            joined
+            | "CopyRefs" >> beam.FlatMap(_copy_refs).with_output_types(tuple[str, Any])
+            | "CopiesByFile" >> beam.GroupByKey()
+            | "ReadCopies" >> beam.ParDo(_ReadBack(copies=True))
+        )
+        if owned:
+            read = ((canonicals, copies) | "AllRead" >> beam.Flatten()
+                    | "CountRead" >> beam.combiners.Count.Globally())
+            _ = (articles.pipeline
+                 | "ClaimFolder" >> beam.Create([folder])
+                 | "RemoveClaims" >> beam.Map(_remove_claims, beam.pvalue.AsSingleton(read)))
+        return {ARTICLES: canonicals, COPIES: copies}
+
+
+def _temporary_folder(pipeline: beam.Pipeline) -> str:
+    """A fresh claim folder under the pipeline's ``temp_location``, else the system's temp."""
+    base = pipeline.options.get_all_options().get("temp_location") or tempfile.gettempdir()
+    return FileSystems.join(base, f"newsbeam-claims-{uuid.uuid4().hex[:12]}")
 
 
 # ---------------------------------------------------------------------------
@@ -949,8 +1056,13 @@ class _Streaming(beam.PTransform):
 class DetectSyndication(beam.PTransform):
     """Split articles into canonical ones (tag "articles") and syndicated copies (tag "copies")."""
 
-    def __init__(self, streaming: bool = False, ttl_days: float = 7.0, label: str | None = None):
+    def __init__(self, streaming: bool = False, ttl_days: float = 7.0,
+                 claims: str | None = None, label: str | None = None):
+        """``claims``: batch only, a folder (any Beam filesystem, reached by every worker)
+        where articles wait while their verdicts are found; the caller removes it after the
+        run. Without it, a temporary folder is used and removed once read."""
         super().__init__(label)
+        self._claims = claims
         if ttl_days <= 0:
             raise ValueError("ttl_days must be positive")
         self._streaming = streaming
@@ -959,4 +1071,4 @@ class DetectSyndication(beam.PTransform):
     def expand(self, articles):
         if self._streaming:
             return articles | "Streaming" >> _Streaming(self._ttl_days)
-        return articles | "Batch" >> _Batch()
+        return articles | "Batch" >> _Batch(self._claims)
