@@ -4,7 +4,8 @@ A runner holds what crosses a GroupByKey until the consuming stage has run (Beam
 runner in its own memory, several times the encoded size; a cluster runner in its shuffle
 service, which it bills by the byte). A stage that needs a value only after a join can
 write it once to a file and send a ``Ref`` (path, offset, length) through the join
-instead, and read it back afterwards (the claim-check pattern).
+instead, and read it back afterwards (the claim-check pattern). A reference names the
+file within the folder, which writer and reader are both given.
 
 Files go through ``apache_beam.io.filesystems.FileSystems``, so the folder may be local or
 on an object store (``gs://``, ``s3://``) that every worker reaches. Each bundle writes its
@@ -32,9 +33,10 @@ OPEN_FILES = 16
 
 
 class Ref(NamedTuple):
-    """Where one value was parked: ``length`` bytes at ``offset`` of the file ``path``."""
+    """Where one value was parked: ``length`` bytes at ``offset`` of the file ``name`` (in
+    the folder both sides know, so that a reference stays a few dozen bytes)."""
 
-    path: str
+    name: str
     offset: int
     length: int
 
@@ -43,13 +45,14 @@ class Writer:
     """Appends values to one new file in ``folder``; each ``put`` returns its ``Ref``."""
 
     def __init__(self, folder: str):
-        self.path = FileSystems.join(folder, f"{uuid.uuid4().hex}{SUFFIX}")
+        self.name = f"{uuid.uuid4().hex[:16]}{SUFFIX}"  # 64 random bits: one per bundle
+        self.path = FileSystems.join(folder, self.name)
         self._handle = FileSystems.create(self.path, MIME, CompressionTypes.UNCOMPRESSED)
         self._offset = 0
 
     def put(self, value: bytes) -> Ref:
         self._handle.write(value)
-        ref = Ref(self.path, self._offset, len(value))
+        ref = Ref(self.name, self._offset, len(value))
         self._offset += len(value)
         return ref
 
@@ -58,26 +61,28 @@ class Writer:
 
 
 class Reader:
-    """Reads values back by ``Ref``, keeping the last ``OPEN_FILES`` files open."""
+    """Reads values back from ``folder`` by ``Ref``, keeping the last ``open_files`` open."""
 
-    def __init__(self, open_files: int = OPEN_FILES):
+    def __init__(self, folder: str, open_files: int = OPEN_FILES):
+        self._folder = folder
         self._open: OrderedDict[str, object] = OrderedDict()
         self._limit = open_files
 
     def get(self, ref: Ref | tuple[str, int, int]) -> bytes:
-        path, offset, length = ref
-        handle = self._open.pop(path, None)
+        name, offset, length = ref
+        handle = self._open.pop(name, None)
         if handle is None:
             if len(self._open) >= self._limit:
                 self._open.popitem(last=False)[1].close()
-            handle = FileSystems.open(path, MIME, CompressionTypes.UNCOMPRESSED)
-        self._open[path] = handle
+            handle = FileSystems.open(FileSystems.join(self._folder, name), MIME,
+                                      CompressionTypes.UNCOMPRESSED)
+        self._open[name] = handle
         handle.seek(offset)
         value = handle.read(length)
         if len(value) != length:
             # A short read is a lost or truncated file: fail the bundle (the runner retries
             # it), never hand on a cut value.
-            raise OSError(f"claim check {path}@{offset}: read {len(value)} of {length} bytes")
+            raise OSError(f"claim check {name}@{offset}: read {len(value)} of {length} bytes")
         return value
 
     def close(self) -> None:

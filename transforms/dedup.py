@@ -20,7 +20,8 @@
 # known, else the day, an unknown time counting as the end of its day), then the
 # most complete text, then the id.
 #
-# Batch (``DetectSyndication()``): band values -> one combine per band ->
+# Batch (``DetectSyndication()``): each article, its record and its band values
+# parked in a claim file -> each band's values gathered by reference ->
 # candidate pairs (each article against the best-ranked members of its buckets)
 # -> each pair's two records (shingles, rank, title words) meet under the pair's
 # key -> verified edges -> one resolution step that walks the
@@ -31,8 +32,8 @@
 # itself a copy of a different story, and the result does not depend on input
 # order or worker count. The resolution step holds the verified edges (about
 # one per copy) in memory on one worker. The verdicts (one per copy) then meet
-# the articles, which cross that one join packed (see "Batch" below for what
-# crosses each shuffle). Byte-identical pages share their id (it is the
+# the articles' references, and each claim file's articles are read back in
+# file order (see "Batch" below for what crosses each shuffle). Byte-identical pages share their id (it is the
 # content's): the first by source is the article, the others its exact copies
 # (similarity 1.0), so no id is written twice as an article.
 #
@@ -96,6 +97,7 @@ from apache_beam.transforms.userstate import (
     TimerSpec,
     on_timer,
 )
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import claimcheck
 from transforms.failures import METRICS_NAMESPACE, count
@@ -103,6 +105,7 @@ from transforms.records import Article, Syndication
 
 ARTICLES = "articles"
 COPIES = "copies"
+BAND_REFS = "band_refs"
 
 # ---------------------------------------------------------------------------
 # Thresholds, each with its reason. Calibrated on the dev pairs as a whole.
@@ -144,6 +147,9 @@ MAX_NEW_SHARE_OF_UPDATE = 0.5
 # so each sweep (which rewrites the bag) drops about a day of entries.
 SWEEP_DAYS = 1.0
 STREAM_SHARD = "syndication"  # the single shard key (see module docstring)
+# Batch: a bundle parks a band's LSH entries (33 bytes an article) in its claim file once
+# this many bytes have gathered, so its memory is BANDS times this, whatever its size.
+BAND_FLUSH_BYTES = 64 * 1024
 
 MS_PER_DAY = 86_400_000
 _STOPWORDS = frozenset(
@@ -498,13 +504,13 @@ def as_copy(article: Article, synd: Syndication, canonical_agency: str | None) -
 # run (the local runner keeps it in its own memory, encoded and decoded, several
 # times its encoded size; a cluster runner pays for the bytes it shuffles), so
 # only compact bytes cross them:
-#   - LSH: one combine per band index (BANDS keys, combined before the shuffle),
-#     whose accumulator is a bytearray of fixed 33-byte entries (band value,
-#     packed rank, id hash): ~1 KB an article, not BANDS keyed tuples (~8 KB);
-#   - the article (pickled and compressed, ~3 KB) and its verification record
-#     (its shingles, ~4 bytes a word) are parked once in a claim file
-#     (``transforms/claimcheck.py``) by the stage that summarises it; only
-#     references (file, offset, length) cross the joins;
+#   - the article (pickled and compressed, ~3 KB), its verification record
+#     (its shingles, ~4 bytes a word) and its LSH band entries (BANDS fixed
+#     33-byte entries: band value, packed rank, id hash) are parked once in a
+#     claim file (``transforms/claimcheck.py``) by the stage that summarises it;
+#     only references (file, offset, length) cross the shuffles;
+#   - LSH: each band's references (a few per bundle) meet under the band's index,
+#     and its entries are read back and paired;
 #   - verification: the candidate pairs' two record references meet under the
 #     pair's key, and the pair's check reads the two records back;
 #   - the article references meet the verdicts (a copy's Syndication), are then
@@ -534,26 +540,6 @@ def _band_values(signature: np.ndarray) -> np.ndarray:
         for r in range(ROWS):
             value = value * _U64(0x100000001B3) ^ rows[:, r]
     return value
-
-
-class _Buckets(beam.CombineFn):
-    """Members of one band, as packed entries; candidate pairs once all are in."""
-
-    def create_accumulator(self) -> bytearray:
-        return bytearray()
-
-    def add_input(self, acc: bytearray, entry: bytes) -> bytearray:
-        acc += entry
-        return acc
-
-    def merge_accumulators(self, accs: Iterable[bytearray]) -> bytearray:
-        merged = bytearray()
-        for acc in accs:
-            merged += acc
-        return merged
-
-    def extract_output(self, acc: bytearray) -> bytes:
-        return bytes(acc)
 
 
 _ENTRY_DTYPE = np.dtype([("value", ">u8"), ("rank", "S17"), ("id", ">u8")])
@@ -620,10 +606,13 @@ def _unpack(packed: bytes) -> Article:
 
 
 class _Park(beam.DoFn):
-    """Parks each article and its verification record in this bundle's claim file.
+    """Parks each article, its verification record and its band entries in this bundle's
+    claim file.
 
-    Emits (id, id hash, source, agency, record's reference, article's reference); the
-    references are plain (path, offset, length) tuples, which every runner's coder packs."""
+    Emits (id, id hash, source, agency, record's reference, article's reference) per
+    article; the references are plain (file name, offset, length) tuples, which every
+    runner's coder packs. A band's entries are parked ``BAND_FLUSH_BYTES`` at a time and their
+    references emitted (tag ``BAND_REFS``, as (band, reference)) when the bundle ends."""
 
     def __init__(self, folder: str):
         self._folder = folder
@@ -631,22 +620,64 @@ class _Park(beam.DoFn):
 
     def start_bundle(self) -> None:
         self._writer = None
+        self._bands: dict[Any, list[bytearray]] = {}  # by window: each band's entries
+        self._band_refs: dict[Any, list[tuple]] = {}  # by window: (band, reference)
 
-    def process(self, element: tuple[Article, Summary]) -> Iterator[tuple]:
+    def process(self, element: tuple[Article, Summary],
+                window=beam.DoFn.WindowParam) -> Iterator[tuple]:
         article, summary = element
         if self._writer is None:  # opened on the first article: an empty bundle writes no file
             self._writer = claimcheck.Writer(self._folder)
+        bands = self._bands.get(window)
+        if bands is None:
+            bands = self._bands[window] = [bytearray() for _ in range(BANDS)]
+        for band, entry in _band_entries(summary):
+            entries = bands[band]
+            entries += entry
+            if len(entries) >= BAND_FLUSH_BYTES:
+                self._park_band(window, band, entries)
         record = tuple(self._writer.put(_record(summary)))
         packed = tuple(self._writer.put(_pack(article)))
         yield article.id, _id_hash(article.id), article.source, article.agency, record, packed
 
-    def finish_bundle(self) -> None:
+    def _park_band(self, window, band: int, entries: bytearray) -> None:
+        self._band_refs.setdefault(window, []).append((band, tuple(self._writer.put(entries))))
+        entries.clear()
+
+    def finish_bundle(self) -> Iterator[TaggedOutput]:
+        for window, bands in self._bands.items():
+            for band, entries in enumerate(bands):
+                if entries:
+                    self._park_band(window, band, entries)
         if self._writer is not None:
+            self._writer.close()  # before any reference leaves the bundle
+            self._writer = None
+        for window, refs in self._band_refs.items():
+            for band_ref in refs:
+                yield TaggedOutput(BAND_REFS, WindowedValue(band_ref, window.max_timestamp(),
+                                                            [window]))
+        self._bands, self._band_refs = {}, {}
+
+    def teardown(self) -> None:
+        if self._writer is not None:  # a bundle that failed mid-way leaves no open handle
             self._writer.close()
             self._writer = None
 
-    def teardown(self) -> None:
-        self.finish_bundle()  # a bundle that failed mid-way leaves no open handle
+
+class _CandidatePairs(beam.DoFn):
+    """Candidate pairs of one band, from its entries parked by every bundle."""
+
+    def __init__(self, folder: str):
+        self._folder = folder
+
+    def process(self, grouped: tuple[int, Iterable[tuple]]) -> Iterator[tuple[int, int]]:
+        _, refs = grouped
+        reader = claimcheck.Reader(self._folder)
+        try:
+            entries = b"".join(reader.get(ref) for ref in sorted(refs))
+        finally:
+            reader.close()
+        yield from bucket_pairs(entries)
 
 
 def _refs_to_pairs(joined: tuple[int, dict]) -> Iterator[tuple[bytes, tuple]]:
@@ -663,8 +694,11 @@ def _refs_to_pairs(joined: tuple[int, dict]) -> Iterator[tuple[bytes, tuple]]:
 class _Verify(beam.DoFn):
     """The verified edges among the records of one candidate pair (read back by reference)."""
 
+    def __init__(self, folder: str):
+        self._folder = folder
+
     def start_bundle(self) -> None:
-        self._reader = claimcheck.Reader()
+        self._reader = claimcheck.Reader(self._folder)
 
     def process(self, joined: tuple[bytes, Iterable[tuple]]) -> Iterator[tuple]:
         _, refs = joined
@@ -689,7 +723,7 @@ def _resolve_all(keyed: tuple[int, Iterable[tuple]]) -> Iterator[tuple[str, tupl
 
 def _placed(joined: tuple[str, dict]) -> tuple[list[tuple], list[tuple]]:
     """The parked articles of one id as (canonicals, copies) by the verdict, each as
-    (claim file, (offset, length)) or, for a copy, (claim file, (offset, length,
+    (claim file's name, (offset, length)) or, for a copy, (its name, (offset, length,
     Syndication, canonical's agency)). Byte-identical pages (one id, several sources)
     are one article and its exact copies (similarity 1.0)."""
     article_id, groups = joined
@@ -697,11 +731,11 @@ def _placed(joined: tuple[str, dict]) -> tuple[list[tuple], list[tuple]]:
     parked = sorted(groups["article"], key=lambda p: p[0])  # (source, agency, ref) by source
     if verdicts:
         synd, agency = verdicts[0]
-        return [], [(path, (offset, length, synd, agency))
-                    for _, _, (path, offset, length) in parked]
-    (_, first_agency, (path, offset, length)), *same = parked
+        return [], [(name, (offset, length, synd, agency))
+                    for _, _, (name, offset, length) in parked]
+    (_, first_agency, (name, offset, length)), *same = parked
     exact = Syndication(canonical_id=article_id, similarity=1.0, containment=1.0)
-    return [(path, (offset, length))], [(p, (o, n, exact, first_agency))
+    return [(name, (offset, length))], [(p, (o, n, exact, first_agency))
                                         for _, _, (p, o, n) in same]
 
 
@@ -716,15 +750,16 @@ def _copy_refs(joined: tuple[str, dict]) -> list[tuple]:
 class _ReadBack(beam.DoFn):
     """The articles parked in one claim file, read in file order; copies as copies."""
 
-    def __init__(self, copies: bool):
+    def __init__(self, folder: str, copies: bool):
+        self._folder = folder
         self._copies = copies
 
     def process(self, grouped: tuple[str, Iterable[tuple]]) -> Iterator[Article]:
-        path, placed = grouped
-        reader = claimcheck.Reader(open_files=1)
+        name, placed = grouped
+        reader = claimcheck.Reader(self._folder, open_files=1)
         try:
             for offset, length, *verdict in sorted(placed, key=lambda p: p[0]):
-                article = _unpack(reader.get((path, offset, length)))
+                article = _unpack(reader.get((name, offset, length)))
                 if not self._copies:
                     yield article
                     continue
@@ -752,16 +787,16 @@ class _Batch(beam.PTransform):
         owned = self._claims is None
         folder = self._claims or _temporary_folder(articles.pipeline)
         summarised = articles | "Summarise" >> beam.Map(lambda a: (a, summarise(a)))
+        parked = summarised | "Park" >> beam.ParDo(_Park(folder)).with_outputs(
+            BAND_REFS, main="articles")
         pairs = (
-            summarised
-            | "BandEntries" >> beam.FlatMap(lambda pair: _band_entries(pair[1])).with_output_types(
-                tuple[int, bytes])
-            | "Buckets" >> beam.CombinePerKey(_Buckets())
-            | "CandidatePairs" >> beam.FlatMap(lambda kv: bucket_pairs(kv[1])).with_output_types(
+            parked[BAND_REFS]
+            | "BandFiles" >> beam.GroupByKey()
+            | "CandidatePairs" >> beam.ParDo(_CandidatePairs(folder)).with_output_types(
                 tuple[int, int])
             | "DistinctPairs" >> beam.Distinct()
         )
-        parked = summarised | "Park" >> beam.ParDo(_Park(folder))
+        parked = parked["articles"]
         records = parked | "RecordRefs" >> beam.Map(lambda p: (p[1], p[4])).with_output_types(
             tuple[int, Any])
         roles = pairs | "PairRoles" >> beam.FlatMap(_pair_roles).with_output_types(
@@ -772,7 +807,7 @@ class _Batch(beam.PTransform):
             | "RecordsByPair" >> beam.FlatMap(_refs_to_pairs).with_output_types(
                 tuple[bytes, Any])
             | "MeetByPair" >> beam.GroupByKey()
-            | "Verify" >> beam.ParDo(_Verify())
+            | "Verify" >> beam.ParDo(_Verify(folder))
             # One resolution over all verified edges (about one per copy): the
             # greedy walk in rank order needs every edge of a story together.
             | "OneKey" >> beam.Map(lambda e: (0, e)).with_output_types(tuple[int, Any])
@@ -788,13 +823,13 @@ class _Batch(beam.PTransform):
             joined
             | "CanonicalRefs" >> beam.FlatMap(_canonical_refs).with_output_types(tuple[str, Any])
             | "CanonicalsByFile" >> beam.GroupByKey()
-            | "ReadCanonicals" >> beam.ParDo(_ReadBack(copies=False))
+            | "ReadCanonicals" >> beam.ParDo(_ReadBack(folder, copies=False))
         )
         copies = (
             joined
             | "CopyRefs" >> beam.FlatMap(_copy_refs).with_output_types(tuple[str, Any])
             | "CopiesByFile" >> beam.GroupByKey()
-            | "ReadCopies" >> beam.ParDo(_ReadBack(copies=True))
+            | "ReadCopies" >> beam.ParDo(_ReadBack(folder, copies=True))
         )
         if owned:
             read = ((canonicals, copies) | "AllRead" >> beam.Flatten()
