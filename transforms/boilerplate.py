@@ -379,11 +379,16 @@ def is_site_part(part: str, sitename: str | None, hostname: str | None,
         labels = [lb for lb in hostname.lower().split(".") if lb not in ("www", "m")]
         names += [_squash(lb) for lb in labels[:-1]]
     for name in names:
-        if len(name) < SITE_NAME_MIN_CHARS:
-            continue
-        if key == name or key in name or name in key:
+        if key == name:
+            return True
+        if len(name) >= SITE_NAME_MIN_CHARS and (key in name or name in key):
             return True
     return False
+
+
+def title_parts(title: str) -> list[str]:
+    """The parts of a page title between its separators ("Headline | Site" -> both)."""
+    return [p.strip() for p in _TITLE_SEPARATOR.split(" ".join(title.split())) if p.strip()]
 
 
 def split_title(title: str | None, sitename: str | None, hostname: str | None = None,
@@ -742,5 +747,5 @@ def _capture_publisher(
 __all__ = [
     "AGENCIES", "BYLINE", "CREDIT", "DATE_LINE", "DESK_BYLINE", "DROP_LINE", "STOP_MARKER",
     "Cleaned", "clean_capture", "clean_paragraphs", "drop_reason", "is_prose",
-    "split_title", "words",
+    "split_title", "title_parts", "words",
 ]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from copy import deepcopy
 from dataclasses import replace
 from functools import partial
+from html import unescape
 from typing import Any
 
 import apache_beam as beam
@@ -39,6 +40,7 @@ from transforms.boilerplate import (
     is_article_like,
     is_site_part,
     split_title,
+    title_parts,
 )
 from transforms.failures import GuardedMap, count
 from transforms.html_author import clean_authors, page_author
@@ -159,6 +161,10 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     # fallback otherwise took a dated headline's half ("23.01.2022 - ...") as the publisher.
     if not meta.sitename and (named := extract_sitename(tree)) and is_site_part(named, None, None):
         meta.sitename = named
+    # The name the page gives its own site, where og:site_name and the other declarations
+    # name none or only an address: a <title> part that a home link (or logo) also names.
+    if not meta.sitename or is_site_part(meta.sitename, None, None):
+        meta.sitename = _title_site_name(tree) or meta.sitename
     if meta.sitename:
         meta.sitename = meta.sitename.lstrip("@")
         if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
@@ -209,7 +215,9 @@ def _shown_text(element: HtmlElement) -> str:
     """An element's text without the style sheets and scripts inside it."""
     parts = [element.text or ""]
     for child in element:
-        if isinstance(child.tag, str) and child.tag not in _UNSHOWN:
+        if child.tag == "br":
+            parts.append(" ")
+        elif isinstance(child.tag, str) and child.tag not in _UNSHOWN:
             parts.append(_shown_text(child))
         parts.append(child.tail or "")
     return "".join(parts)
@@ -219,7 +227,8 @@ def headline_text(h1: HtmlElement) -> str:
     """The text of an <h1> without its kicker, subtitle and screen-reader parts."""
     parts = [h1.text or ""]
     for child in h1:
-        if not isinstance(child.tag, str) or child.tag in _UNSHOWN:
+        if not isinstance(child.tag, str) or child.tag in _UNSHOWN or child.tag == "br":
+            parts.append(" " if child.tag == "br" else "")
             parts.append(child.tail or "")
             continue
         cls = child.get("class") or ""
@@ -250,8 +259,9 @@ def _is_banner(heading: HtmlElement) -> bool:
 
 def site_names(tree: HtmlElement) -> tuple[str, ...]:
     """The names a page gives its own site beside og:site_name: the application-name and
-    publisher meta tags, JSON-LD's publisher, and the text (or logo's alt text) of links to
-    the site's home page ("Liebe geht durch den Magen", "新华网")."""
+    publisher meta tags, JSON-LD's publisher, the text (or title, or logo's alt text) of
+    links to the site's home page ("Liebe geht durch den Magen", "新华网"), and an <h1>
+    marked as the site's title or logo."""
     names = [str(v) for v in _SITE_META(tree)]
     for script in _LD_JSON(tree):
         found = JSON_PUBLISHER.search(JSON_MINIFY.sub(r"\1", script.text or ""))
@@ -259,14 +269,36 @@ def site_names(tree: HtmlElement) -> tuple[str, ...]:
             names.append(found[1])
     for _, a in zip(range(HOME_LINKS_MAX), (a for a in tree.iterfind(".//a[@href]")
                                             if _is_home_link(a)), strict=False):
-        names.append(_shown_text(a))
+        names += [_shown_text(a), a.get("title") or ""]
         names += [img.get("alt") or "" for img in a.iterfind(".//img")]
+    names += [_shown_text(h) for h in tree.iterfind(".//h1") if _BANNER.search(
+        f'{h.get("class") or ""} {h.get("id") or ""}')]
     out: dict[str, None] = {}
     for name in names:
         name = " ".join(name.translate(_INVISIBLE).split()).lstrip("@")
         if name and len(name) <= SITE_NAME_MAX_CHARS:
             out[name] = None
     return tuple(out)
+
+
+def _title_element(tree: HtmlElement) -> HtmlElement | None:
+    element = tree.find(".//head//title")
+    return element if element is not None else tree.find(".//title")
+
+
+def _title_site_name(tree: HtmlElement) -> str | None:
+    """The first or last part of the <title> that is exactly a name the page gives its site
+    (site_names): "Rinderleber mit Apfel | Liebe geht durch den Magen" with a home link
+    "Liebe geht durch den Magen"."""
+    element = _title_element(tree)
+    parts = title_parts(_unescaped(element.text_content())) if element is not None else []
+    if len(parts) < 2:
+        return None
+    names = site_names(tree)
+    for part in (parts[-1], parts[0]):
+        if is_site_part(part, None, None, names):
+            return part
+    return None
 
 
 _CJK = r"\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
@@ -280,6 +312,13 @@ def _word_set(text: str) -> set[str]:
 
 def _overlap(a: set[str], b: set[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _unescaped(title: str) -> str:
+    """A title without invisible characters and without the character references left in it
+    when a page escaped them twice ("&amp;#8211;" in a meta tag, "&#8211;" in JSON-LD)."""
+    title = title.translate(_INVISIBLE)
+    return unescape(title) if "&" in title else title
 
 
 def _without_kicker(heading: str, titles: Sequence[str]) -> str:
@@ -300,9 +339,7 @@ def _titles(tree: HtmlElement, meta: PageMetadata, strip: Callable[[str], str | 
     title, JSON-LD headline) and the <title> element; a title that is only the site's
     name is none. A declared title cut short at a quote mark (an unescaped quote in its
     attribute) gives way to the <title> element that goes on with the quote."""
-    element = tree.find(".//head//title")
-    if element is None:
-        element = tree.find(".//title")
+    element = _title_element(tree)
     declared, document = (None if not raw or is_site(raw) else strip(raw) for raw in (
         meta.title, element.text_content() if element is not None else None))
     if declared and document and document.casefold().startswith(declared.casefold()):
@@ -325,7 +362,7 @@ def page_title(tree: HtmlElement, meta: PageMetadata) -> str | None:
     names = site_names(tree)
 
     def strip(title: str) -> str | None:
-        return split_title(title.translate(_INVISIBLE), meta.sitename, meta.hostname, names)
+        return split_title(_unescaped(title), meta.sitename, meta.hostname, names)
 
     # A whole title or heading is the site's name only when it is one exactly: a headline
     # may contain the name ("Parallels Desktop 15 for Mac" on parallels.com).
