@@ -204,6 +204,16 @@ def test_drop_reason(line, reason):
         ("渡轮恢复运营——海港日报", "海港日报", None, "渡轮恢复运营"),
         ("フェリー再開 ｜ 港新聞", "港新聞", None, "フェリー再開"),
         ("항구 페리 운항 재개-항구일보", "항구일보", None, "항구 페리 운항 재개"),
+        # the site's name with its slogan after it; a part of only signs
+        ("Fähre fährt wieder | Küstenbote | Jetzt entdecken!", "Küstenbote", None,
+         "Fähre fährt wieder"),
+        ("Ferry returns » ★★★★★ - Coastline Gazette - News of the coast", "Coastline Gazette",
+         None, "Ferry returns"),
+        # German umlauts as a web address spells them
+        ("Fähre fährt wieder - Süddeutsche Küste", None, "sueddeutsche-kueste.example",
+         "Fähre fährt wieder"),
+        # a short host name, exactly
+        ("Fähre fährt wieder | NZZ", None, "nzz.example", "Fähre fährt wieder"),
     ],
 )
 def test_split_title(title, site, host, expected):

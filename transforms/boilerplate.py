@@ -357,6 +357,16 @@ def _squash(text: str) -> str:
     return _norm("".join(c for c in folded if not unicodedata.combining(c))).replace(" ", "")
 
 
+# How German spells its umlauts in a web address: "Süddeutsche" ~ sueddeutsche.de.
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe",
+                          "Ü": "Ue"})
+
+
+def _keys(text: str) -> set[str]:
+    """The squashed forms of a name: accents dropped, and German umlauts spelt out."""
+    return {_squash(text), _squash(text.translate(_UMLAUTS))} - {""}
+
+
 def is_site_part(part: str, sitename: str | None, hostname: str | None,
                  names: Sequence[str] = ()) -> bool:
     """Whether one part of a page title is the site's name: its address, its og:site_name
@@ -365,24 +375,25 @@ def is_site_part(part: str, sitename: str | None, hostname: str | None,
     part = part.strip()
     if not part:
         return False
-    key = _squash(part)
-    if key and any(key == _squash(n) for n in names):
+    keys = _keys(part)
+    if any(keys & _keys(n) for n in names):
         return True
     if words(part) > SITE_PART_MAX_WORDS:
         return False
     if _DOMAIN.match(part):
         return True
-    if not key:
+    if not keys:
         return False
-    names = [_squash(n) for n in (sitename, hostname) if n]
+    site_keys = [k for n in (sitename, hostname) if n for k in _keys(n)]
     if hostname:
         labels = [lb for lb in hostname.lower().split(".") if lb not in ("www", "m")]
-        names += [_squash(lb) for lb in labels[:-1]]
-    for name in names:
-        if key == name:
-            return True
-        if len(name) >= SITE_NAME_MIN_CHARS and (key in name or name in key):
-            return True
+        site_keys += [_squash(lb) for lb in labels[:-1]]
+    for name in site_keys:
+        for key in keys:
+            if key == name:
+                return True
+            if len(name) >= SITE_NAME_MIN_CHARS and (key in name or name in key):
+                return True
     return False
 
 
@@ -403,13 +414,20 @@ def split_title(title: str | None, sitename: str | None, hostname: str | None = 
              if title[a:b].strip()]
     if len(parts) < 2:
         return title
-    # The site name (or the page's date) sits at either end; a part in the middle is the
-    # headline's own.
+    # The site name (or the page's date, or stars and other signs without a letter) sits at
+    # either end; a part in the middle is the headline's own.
     def dropped(span: tuple[int, int]) -> bool:
         p = title[span[0]:span[1]]
-        return is_site_part(p, sitename, hostname, names) or bool(_WHOLE_DATE.match(p))
+        return (is_site_part(p, sitename, hostname, names) or bool(_WHOLE_DATE.match(p))
+                or not _squash(p))
 
     kept = list(parts)
+    # The site's name followed by its slogan: "Headline | Site | Jetzt entdecken!".
+    for i in range(len(kept) - 2, 0, -1):
+        if (is_site_part(title[kept[i][0]:kept[i][1]], sitename, hostname, names)
+                and words(title[kept[i + 1][0]:]) <= SITE_PART_MAX_WORDS):
+            kept = kept[:i]
+            break
     while len(kept) > 1 and dropped(kept[-1]):
         kept.pop()
     while len(kept) > 1 and dropped(kept[0]):
