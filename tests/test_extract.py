@@ -324,6 +324,14 @@ def test_site_name_from_the_page(head, body, title, publisher):
          "<meta property='og:site_name' content='Nestor Market'>",
          "<h1>How testing works</h1><h2>Become a product tester today</h2>",
          "Become a product tester"),
+        # a title reworded for search shares a third of its words with the page's <h1>
+        ("<meta property='og:title' content='Winter ferry timetable: all crossings and fares "
+         "at a glance | Coastline Gazette'>"
+         "<meta property='og:site_name' content='Coastline Gazette'>",
+         "<h1>Ferry timetable</h1>", "Ferry timetable"),
+        ("<meta property='og:title' content='Winter ferry timetable: all crossings and fares "
+         "at a glance'>", "<h1>Harbour weather</h1>",
+         "Winter ferry timetable: all crossings and fares at a glance"),
         # a headline that contains the site's name is still the headline
         ("<title>Run Windows on Mac - Parallels Desktop 15 for Mac</title>"
          "<link rel='canonical' href='https://www.parallels.example/desktop/'>",
