@@ -195,6 +195,25 @@ def test_drop_reason(line, reason):
         # a second half that is not the site stays
         ("Ferry returns - the town celebrates", "Coastline Gazette", None,
          "Ferry returns - the town celebrates"),
+        # more separators, and languages: what is kept keeps its own separators
+        ("Fähre fährt wieder / Küstenbote", "Küstenbote", None, "Fähre fährt wieder"),
+        ("Le ferry reprend : La Gazette du Port", "La Gazette du Port", None, "Le ferry reprend"),
+        ("El ferry vuelve ~ Diario del Puerto", "Diario del Puerto", None, "El ferry vuelve"),
+        ("Ferry returns | Harbour | Coastline Gazette", "Coastline Gazette", None,
+         "Ferry returns | Harbour"),
+        ("渡轮恢复运营——海港日报", "海港日报", None, "渡轮恢复运营"),
+        ("フェリー再開 ｜ 港新聞", "港新聞", None, "フェリー再開"),
+        ("항구 페리 운항 재개-항구일보", "항구일보", None, "항구 페리 운항 재개"),
+        # the site's name with its slogan after it; a part of only signs
+        ("Fähre fährt wieder | Küstenbote | Jetzt entdecken!", "Küstenbote", None,
+         "Fähre fährt wieder"),
+        ("Ferry returns » ★★★★★ - Coastline Gazette - News of the coast", "Coastline Gazette",
+         None, "Ferry returns"),
+        # German umlauts as a web address spells them
+        ("Fähre fährt wieder - Süddeutsche Küste", None, "sueddeutsche-kueste.example",
+         "Fähre fährt wieder"),
+        # a short host name, exactly
+        ("Fähre fährt wieder | NZZ", None, "nzz.example", "Fähre fährt wieder"),
     ],
 )
 def test_split_title(title, site, host, expected):

@@ -251,6 +251,102 @@ def test_headline_is_the_h1_matching_the_title(head, h1, expected):
     assert page_title(tree, page_metadata(tree)) == expected
 
 
+def _title_of(head: str, body: str) -> tuple[str | None, str | None]:
+    tree = page_tree(f"<html><head>{head}</head><body>{body}<p>Text of the story.</p>"
+                     f"</body></html>")
+    meta = page_metadata(tree)
+    return page_title(tree, meta), meta.sitename
+
+
+@pytest.mark.parametrize(
+    "head, body, title, publisher",
+    [
+        # a home link names the site: its <h1> banner is no headline, and its name leaves the
+        # <title> and becomes the publisher (English, German, an archived copy's link)
+        ("<title>Apple cake with cinnamon | Grandma's Kitchen</title>",
+         "<h1><a href='https://grandmas-kitchen.example/'>Grandma's Kitchen</a></h1>",
+         "Apple cake with cinnamon", "Grandma's Kitchen"),
+        ("<title>Apfelkuchen mit Zimt – Omas Küche</title>",
+         "<h1><a href='/'>Omas Küche</a></h1><h1>Apfelkuchen mit Zimt</h1>",
+         "Apfelkuchen mit Zimt", "Omas Küche"),
+        ("<title>Werkzeuge der Steinzeit | Steinzeit &amp; Co</title>",
+         "<h1><a href='https://web.archive.org/web/2015/http://steinzeit.example/'>Steinzeit "
+         "&amp; Co</a></h1><h1>Werkzeuge der Steinzeit</h1>",
+         "Werkzeuge der Steinzeit", "Steinzeit & Co"),
+        # a logo's alt text names the site (Chinese, a bare dash between CJK characters)
+        ("<title>渡轮恢复运营！-海港网</title>",
+         "<div><a href='http://www.haigang.example/'><img alt='海港网' src='l.png'></a></div>",
+         "渡轮恢复运营！", "海港网"),
+        # Japanese: a full-width bar, and the readings over the headline's characters
+        ("<title>港新聞｜渡船が再開</title><meta property='og:site_name' content='港新聞'>",
+         "<h1><ruby>渡船<rt>とせん</rt></ruby>が<ruby>再開<rt>さいかい</rt></ruby></h1>",
+         "渡船が再開", "港新聞"),
+        # the heading that is the site's logo or WordPress's site title
+        ("<title>Le ferry reprend · La Gazette du Port</title>",
+         "<h1 class='site-title'>La Gazette du Port</h1><h1>Le ferry reprend</h1>",
+         "Le ferry reprend", "La Gazette du Port"),
+    ],
+)
+def test_site_name_from_the_page(head, body, title, publisher):
+    assert _title_of(head, body) == (title, publisher)
+
+
+@pytest.mark.parametrize(
+    "head, body, expected",
+    [
+        # a declared title that is only the site's name is none: the <h1> is the headline
+        ("<meta property='og:title' content='Harbour Shop - Templates and Themes'>"
+         "<meta property='og:site_name' content='Harbour Shop - Templates and Themes'>"
+         "<title>Harbour Shop - Templates and Themes</title>",
+         "<h1>New privacy rules for our templates</h1>", "New privacy rules for our templates"),
+        # a section's name as og:title; the <title> matches the <h1>, whose kicker (a span
+        # followed by a colon) and style sheet are not the headline
+        ("<meta property='og:title' content='Press releases'>"
+         "<title>Vaccination stays open until February</title>",
+         "<h1><style>.k{color:red}</style><span class='k'>Press release of the health "
+         "department <span>:</span></span>Vaccination stays open until February</h1>",
+         "Vaccination stays open until February"),
+        # a kicker set before the headline with a slash (German)
+        ("<meta property='og:title' content='Neue Präsidentin gewählt | Domblatt'>"
+         "<meta property='og:site_name' content='Domblatt'>",
+         "<h1>\"Reformen jetzt\" / Neue Präsidentin gewählt</h1>", "Neue Präsidentin gewählt"),
+        # og:title cut short at an unescaped quote; the <title> goes on (Spanish)
+        ("<meta property='og:title' content='Senador califica al ministro de '>"
+         "<title>Senador califica al ministro de \"incapaz\"</title>",
+         "<h1></h1><h2 class='title'>Senador califica al ministro de \"incapaz\"</h2>",
+         "Senador califica al ministro de \"incapaz\""),
+        # an <h1> marked as the strapline over the headline; the <h2> is the headline
+        ("<title>Maps now show more detail - Update: points of interest</title>",
+         "<h1 class='strapline'>Update: points of interest</h1>"
+         "<h2 class='title'>Maps now show more detail</h2>", "Maps now show more detail"),
+        # but an <h2> teaser does not replace a page's own <h1>
+        ("<meta property='og:title' content='Become a product tester | Nestor Market'>"
+         "<meta property='og:site_name' content='Nestor Market'>",
+         "<h1>How testing works</h1><h2>Become a product tester today</h2>",
+         "Become a product tester"),
+        # a title reworded for search shares a third of its words with the page's <h1>
+        ("<meta property='og:title' content='Winter ferry timetable: all crossings and fares "
+         "at a glance | Coastline Gazette'>"
+         "<meta property='og:site_name' content='Coastline Gazette'>",
+         "<h1>Ferry timetable</h1>", "Ferry timetable"),
+        ("<meta property='og:title' content='Winter ferry timetable: all crossings and fares "
+         "at a glance'>", "<h1>Harbour weather</h1>",
+         "Winter ferry timetable: all crossings and fares at a glance"),
+        # a headline that contains the site's name is still the headline
+        ("<title>Run Windows on Mac - Parallels Desktop 15 for Mac</title>"
+         "<link rel='canonical' href='https://www.parallels.example/desktop/'>",
+         "<h1>Parallels Desktop 15 for Mac</h1>", "Parallels Desktop 15 for Mac"),
+        # character references a page escaped twice, and a line break inside the <h1>
+        ("<meta property='og:title' content='Ferry returns &amp;#8211; with a new timetable'>",
+         "<p>no heading</p>", "Ferry returns – with a new timetable"),
+        ("<title>Ferry returns after the winter | Coastline Gazette</title>",
+         "<h1>Ferry returns<br>after the winter</h1>", "Ferry returns after the winter"),
+    ],
+)
+def test_headline_choice(head, body, expected):
+    assert _title_of(head, body)[0] == expected
+
+
 def test_a_quoted_embedded_post_stays_in_the_text():
     paragraphs = "".join(
         f"<p>The harbour board met on Tuesday to discuss the ferry timetable for the summer "

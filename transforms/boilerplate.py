@@ -333,11 +333,13 @@ def _tail_is_short(paragraphs: Sequence[str], marker: str) -> bool:
 
 
 # Where page titles join the headline and the site name: " | ", " - ", " – ", " :: ", " » ",
-# " · ", a bare "|" and, between CJK characters, a bare "-" or "_" ("...城！-新华网"). Titles
-# are whitespace-collapsed first, so single spaces suffice (and keep the scan linear).
+# " · ", " / ", " : ", " ~ ", " › ", " * ", a bare "|" (or a full-width "｜") and, between CJK
+# characters, a bare dash, "_" or "・" ("...城！-新华网", "标题——人民网"). Titles are
+# whitespace-collapsed first, so single spaces suffice (and keep the scan linear).
+_CJK_CHAR = r"[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]"
 _TITLE_SEPARATOR = re.compile(
-    r"\s(?:[|│–—·•»]|--?|::)\s|\s?[|│]\s?"
-    r"|(?<=[\u3000-\u9fff\uff00-\uffef])[-_](?=[\u3000-\u9fff\uff00-\uffef])"
+    r"\s(?:[|│–—·•»›~*⋆⁄/:]|--?|::)\s|\s?[|│｜]\s?"
+    rf"|(?<={_CJK_CHAR})(?:——|[-_–—－・])(?={_CJK_CHAR})"
 )
 # A site named by its address: "www.AussenGedanken.de", "Battery-News.de".
 _DOMAIN = re.compile(r"^(?:www\.)?[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}$", re.I)
@@ -355,49 +357,84 @@ def _squash(text: str) -> str:
     return _norm("".join(c for c in folded if not unicodedata.combining(c))).replace(" ", "")
 
 
-def is_site_part(part: str, sitename: str | None, hostname: str | None) -> bool:
+# How German spells its umlauts in a web address: "Süddeutsche" ~ sueddeutsche.de.
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe",
+                          "Ü": "Ue"})
+
+
+def _keys(text: str) -> set[str]:
+    """The squashed forms of a name: accents dropped, and German umlauts spelt out."""
+    return {_squash(text), _squash(text.translate(_UMLAUTS))} - {""}
+
+
+def is_site_part(part: str, sitename: str | None, hostname: str | None,
+                 names: Sequence[str] = ()) -> bool:
     """Whether one part of a page title is the site's name: its address, its og:site_name
-    (or a part of it), or its host name's label ("Schweizerische Vogelwarte" on vogelwarte.ch)."""
+    (or a part of it), its host name's label ("Schweizerische Vogelwarte" on vogelwarte.ch),
+    or exactly one of the other ``names`` the page gives itself (transforms/extract.site_names)."""
     part = part.strip()
-    if not part or words(part) > SITE_PART_MAX_WORDS:
+    if not part:
+        return False
+    keys = _keys(part)
+    if any(keys & _keys(n) for n in names):
+        return True
+    if words(part) > SITE_PART_MAX_WORDS:
         return False
     if _DOMAIN.match(part):
         return True
-    key = _squash(part)
-    if not key:
+    if not keys:
         return False
-    names = [_squash(n) for n in (sitename, hostname) if n]
+    site_keys = [k for n in (sitename, hostname) if n for k in _keys(n)]
     if hostname:
         labels = [lb for lb in hostname.lower().split(".") if lb not in ("www", "m")]
-        names += [_squash(lb) for lb in labels[:-1]]
-    for name in names:
-        if len(name) < SITE_NAME_MIN_CHARS:
-            continue
-        if key == name or key in name or name in key:
-            return True
+        site_keys += [_squash(lb) for lb in labels[:-1]]
+    for name in site_keys:
+        for key in keys:
+            if key == name:
+                return True
+            if len(name) >= SITE_NAME_MIN_CHARS and (key in name or name in key):
+                return True
     return False
 
 
-def split_title(title: str | None, sitename: str | None, hostname: str | None = None) -> str | None:
+def title_parts(title: str) -> list[str]:
+    """The parts of a page title between its separators ("Headline | Site" -> both)."""
+    return [p.strip() for p in _TITLE_SEPARATOR.split(" ".join(title.split())) if p.strip()]
+
+
+def split_title(title: str | None, sitename: str | None, hostname: str | None = None,
+                names: Sequence[str] = ()) -> str | None:
     """The headline without the site name that page titles append or prepend."""
     if not title:
         return None
     title = " ".join(title.split())
-    parts = [p for p in _TITLE_SEPARATOR.split(title) if p.strip()]
+    # The parts as spans of the title, so that what is kept keeps its own separators.
+    bounds = [0, *(i for m in _TITLE_SEPARATOR.finditer(title) for i in m.span()), len(title)]
+    parts = [(a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=True)
+             if title[a:b].strip()]
     if len(parts) < 2:
         return title
-    # The site name (or the page's date) sits at either end; a part in the middle is the
-    # headline's own.
-    def dropped(p: str) -> bool:
-        return is_site_part(p, sitename, hostname) or bool(_WHOLE_DATE.match(p))
+    # The site name (or the page's date, or stars and other signs without a letter) sits at
+    # either end; a part in the middle is the headline's own.
+    def dropped(span: tuple[int, int]) -> bool:
+        p = title[span[0]:span[1]]
+        return (is_site_part(p, sitename, hostname, names) or bool(_WHOLE_DATE.match(p))
+                or not _squash(p))
 
-    while len(parts) > 1 and dropped(parts[-1]):
-        parts.pop()
-    while len(parts) > 1 and dropped(parts[0]):
-        parts.pop(0)
-    if len(parts) == len(_TITLE_SEPARATOR.split(title)):
+    kept = list(parts)
+    # The site's name followed by its slogan: "Headline | Site | Jetzt entdecken!".
+    for i in range(len(kept) - 2, 0, -1):
+        if (is_site_part(title[kept[i][0]:kept[i][1]], sitename, hostname, names)
+                and words(title[kept[i + 1][0]:]) <= SITE_PART_MAX_WORDS):
+            kept = kept[:i]
+            break
+    while len(kept) > 1 and dropped(kept[-1]):
+        kept.pop()
+    while len(kept) > 1 and dropped(kept[0]):
+        kept.pop(0)
+    if kept == parts:
         return title
-    return " - ".join(p.strip() for p in parts)
+    return title[kept[0][0]:kept[-1][1]].strip()
 
 
 def joined(paragraphs: Iterable[str]) -> str:
@@ -728,5 +765,5 @@ def _capture_publisher(
 __all__ = [
     "AGENCIES", "BYLINE", "CREDIT", "DATE_LINE", "DESK_BYLINE", "DROP_LINE", "STOP_MARKER",
     "Cleaned", "clean_capture", "clean_paragraphs", "drop_reason", "is_prose",
-    "split_title", "words",
+    "split_title", "title_parts", "words",
 ]
