@@ -123,6 +123,15 @@ def test_links_listed_at_the_end_go_and_linked_items_inside_the_article_stay():
     assert got == (PROSE[0], "- Download the season timetable as a PDF", PROSE[1])
 
 
+def test_linked_paragraphs_at_the_end_go_but_a_cited_address_stays():
+    links = frozenset(filter(None, map(link_key, [
+        "Rowing club review: the new boats on test [Video]", "https://example.org/weir-report"])))
+    got = clean_paragraphs(
+        [PROSE[0], "https://example.org/weir-report",
+         "Rowing club review: the new boats on test [Video]"], link_texts=links).paragraphs
+    assert got == (PROSE[0], "https://example.org/weir-report")
+
+
 def test_items_at_the_end_that_are_not_links_stay():
     links = frozenset(filter(None, map(link_key, ["Rowing club wins the regional cup"])))
     lines = [PROSE[0], "- Check the tide tables before you visit",

@@ -344,9 +344,15 @@ def _is_time_stamp(line: str) -> bool:
     return bool(DATE_LINE.match(line) or LABELLED_DATE.match(line))
 
 
+_SHOWN_ADDRESS = re.compile(r"://|^\s*www\.|\S@\S")
+
+
 def link_key(text: str) -> str | None:
     """The key ``clean_paragraphs`` matches a link's text by, or None for a link too short
-    to tell from ordinary words ("here", "read more")."""
+    to tell from ordinary words ("here", "read more") and for an address shown as the link
+    (a URL or e-mail address the article cites)."""
+    if _SHOWN_ADDRESS.search(text):
+        return None
     key = _norm(text)
     return key if len(key.split()) >= LINK_TEXT_MIN_WORDS else None
 
@@ -364,15 +370,15 @@ def _is_promo_link(line: str) -> bool:
 
 
 def _trailing_link_items(lines: Sequence[str], link_texts: frozenset[str]) -> int:
-    """Index where the run of list items that are each one link's text, ending the text,
-    begins (len(lines) when there is none): the other stories a page lists under its
-    article once the extractor has dropped the list's heading."""
+    """Index where the run of paragraphs or list items that are each one link's text, ending
+    the text, begins (len(lines) when there is none): the other stories a page lists under
+    its article once the extractor has dropped the list's heading."""
     start = len(lines)
     for idx in range(len(lines) - 1, -1, -1):
         line = lines[idx]
         if not line:
             continue
-        if not (_BULLET.match(line) and _norm(line) in link_texts):
+        if _norm(line) not in link_texts:
             break
         start = idx
     return start
