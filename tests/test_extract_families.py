@@ -43,9 +43,9 @@ def test_a_body_cut_into_chunks_keeps_the_text_after_the_first_chunk():
     chunk = "<div class='grid'><div class='body__container article__body'>{}</div></div>"
     body = (
         "<article><h1>Fish ladder opens at the old mill weir</h1><div class='chunks'>"
-        + chunk.format(paragraphs(PROSE[:4]))
+        + chunk.format(paragraphs(PROSE[:3]))
         + "<div class='ad-rail'>Advertisement</div>"
-        + chunk.format(paragraphs(PROSE[4:]))
+        + chunk.format(paragraphs(PROSE[3:]))
         + "</div></article>"
     )
     text = text_of(page(body))
@@ -123,13 +123,17 @@ def test_links_listed_at_the_end_go_and_linked_items_inside_the_article_stay():
     assert got == (PROSE[0], "- Download the season timetable as a PDF", PROSE[1])
 
 
-def test_linked_paragraphs_at_the_end_go_but_a_cited_address_stays():
+def test_linked_headlines_at_the_end_go_but_a_cited_address_and_a_closing_sentence_stay():
     links = frozenset(filter(None, map(link_key, [
         "Rowing club review: the new boats on test [Video]", "https://example.org/weir-report"])))
     got = clean_paragraphs(
         [PROSE[0], "https://example.org/weir-report",
          "Rowing club review: the new boats on test [Video]"], link_texts=links).paragraphs
     assert got == (PROSE[0], "https://example.org/weir-report")
+    closing = "The full engineering report is on the authority's website."
+    got = clean_paragraphs([PROSE[0], closing],
+                           link_texts=frozenset([link_key(closing)])).paragraphs
+    assert got == (PROSE[0], closing)
 
 
 def test_items_at_the_end_that_are_not_links_stay():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from transforms.records import Extracted, StageError
@@ -290,8 +290,9 @@ def clean_paragraphs(
     paragraphs: Sequence[str],
     title: str | None = None,
     headlines: Iterable[str] = (),
-    link_texts: frozenset[str] = frozenset(),
-    teasers: frozenset[str] = frozenset(),
+    link_texts: Container[str] = frozenset(),
+    teasers: Container[str] = frozenset(),
+    boxed: Container[str] = frozenset(),
 ) -> Cleaned:
     """Drop chrome from an extractor's paragraphs: the headline repeated above the body,
     captions, share and subscribe lines, credits, teaser lists, links to other stories and
@@ -299,10 +300,12 @@ def clean_paragraphs(
     and passages the page repeats stay (a subheading resembling the title is article
     structure, and a quoted document may well repeat).
 
-    ``headlines`` are the page's <h1> texts (the one on the page may be worded unlike the
-    meta title), ``link_texts`` the normalised texts of its links (``link_key``) and
-    ``teasers`` those of the items listed under a heading over other stories, which
-    extractors drop while keeping the list (``teaser_key``)."""
+    What the page itself tells, as keys of ``teaser_key``: ``headlines`` are its <h1> texts
+    (the one on the page may be worded unlike the meta title), ``link_texts`` the texts of
+    its links (``link_key``), ``teasers`` those of the items listed under a heading over
+    other stories (extractors drop such headings and keep the list) and ``boxed`` those
+    inside its sign-up and promotion boxes. They are looked up only for the lines they can
+    concern, so they may be computed on the first lookup."""
     kept: list[str] = []
     credits: list[str] = []
     title_key = _norm(title or "")
@@ -316,7 +319,8 @@ def clean_paragraphs(
         key = _norm(line)
         if not kept and ((title_key and _same_headline(key, title_key)) or key in headline_keys):
             continue
-        if idx >= teasers_from or (key in link_texts and _is_promo_link(line)) or key in teasers:
+        if (idx >= teasers_from or (_is_promo_link(line) and key in link_texts)
+                or (_BULLET.match(line) and key in teasers) or key in boxed):
             continue
         if TEASER_HEAD.match(line):
             in_teasers = True
@@ -369,7 +373,7 @@ def _is_promo_link(line: str) -> bool:
     return line.upper() == line and line.lower() != line and not is_prose(line)
 
 
-def _trailing_link_items(lines: Sequence[str], link_texts: frozenset[str]) -> int:
+def _trailing_link_items(lines: Sequence[str], link_texts: Container[str]) -> int:
     """Index where the run of paragraphs or list items that are each one link's text, ending
     the text, begins (len(lines) when there is none): the other stories a page lists under
     its article once the extractor has dropped the list's heading."""
@@ -378,7 +382,8 @@ def _trailing_link_items(lines: Sequence[str], link_texts: frozenset[str]) -> in
         line = lines[idx]
         if not line:
             continue
-        if _norm(line) not in link_texts:
+        # Teasers are headline-like (no sentence end); a closing sentence is the article's.
+        if is_prose_sentence_end(line) or _norm(line) not in link_texts:
             break
         start = idx
     return start

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from copy import deepcopy
 from dataclasses import replace
 from functools import partial
@@ -349,16 +349,37 @@ def _trafilatura_text(tree: HtmlElement, url: str | None) -> str:
     return text
 
 
+# A body cut into chunks shows as a shortfall: trafilatura's text is under this share of the
+# page's paragraph text. Only then are chunks looked for (their search costs as much as a
+# fifth of our own work on a page).
+CHUNKED_TEXT_SHARE = 0.5
+_PARAGRAPH_TEXT = XPath("//p//text()")
+
+
 def _main_text(tree: HtmlElement, url: str | None) -> str:
     """trafilatura's text of the page, and of the page with its body chunks joined when
     that is longer (joined chunks can also steer trafilatura away from a wider container
     it would have taken whole: a slide show's slides)."""
     text = _trafilatura_text(tree, url)
-    if chunks := _body_chunks(tree):
+    if len(text) < CHUNKED_TEXT_SHARE * sum(map(len, _PARAGRAPH_TEXT(tree))) and (
+            chunks := _body_chunks(tree)):
         joined = _trafilatura_text(_with_chunks_joined(tree, chunks), url)
         if len(joined) > len(text):
             text = joined
     return text
+
+
+class _OnDemand(Container[str]):
+    """Keys read from the page on the first lookup: most pages never need them."""
+
+    def __init__(self, make: Callable[[], frozenset[str]]):
+        self._make = make
+        self._keys: frozenset[str] | None = None
+
+    def __contains__(self, key: object) -> bool:
+        if self._keys is None:
+            self._keys = self._make()
+        return key in self._keys
 
 
 def _headlines(tree: HtmlElement) -> list[str]:
@@ -433,8 +454,12 @@ def extract_html(html: str, url: str | None = None) -> Extracted:
     body = _main_text(tree, url)
     if not body:
         return described_item(meta, title) or _no_article("trafilatura found no main text")
-    cleaned = clean_paragraphs(body.split("\n"), title=title, headlines=_headlines(tree),
-                               link_texts=_link_texts(tree), teasers=_listed_teasers(tree) | _boxed_promos(tree))
+    cleaned = clean_paragraphs(
+        body.split("\n"), title=title, headlines=_headlines(tree),
+        link_texts=_OnDemand(partial(_link_texts, tree)),
+        teasers=_OnDemand(partial(_listed_teasers, tree)),
+        boxed=_boxed_promos(tree),
+    )
     if not is_article_like(cleaned.paragraphs):
         return described_item(meta, title) or _no_article(
             "nothing article-like left after cleanup")
