@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from transforms.records import Extracted, StageError
@@ -59,6 +59,8 @@ SHORT_ITEM_MIN_WORDS = 4
 SHORT_ITEM_MAX_LINES = 3
 # Paragraphs shorter than this are not checked for repetition (headings, "___" rules).
 REPEAT_MIN_CHARS = 40
+# A link with fewer words ("here", "read more") is not matched against paragraphs.
+LINK_TEXT_MIN_WORDS = 3
 
 # Wire services and feeds: a byline naming one is not a person, and is not the publisher.
 AGENCIES = (
@@ -94,6 +96,15 @@ BYLINE = re.compile(r"^(?:Written\s+)?By[:\s]+(?P<who>[^\d|•]+?)(?P<rest>\s*(?
 DESK_BYLINE = re.compile(
     r"^(?P<org>[A-Z][\w.&'-]*(?:\s+[A-Z][\w.&'-]*){0,3}?)\s+"
     r"(?:Web Team|Web Desk|News Desk|Desk|Staff|Bureau|Team|Online)$"
+)
+# A date under a label of one or two words: "Veröffentlicht am 06.12.2022",
+# "기사입력 :[ 2018-08-25 15:24 ]", "Mittwoch, 01.11.2023". Text after the date makes it a
+# listing ("02.11.2022 - Placebo - Stadthalle"), not a time stamp.
+LABELLED_DATE = re.compile(
+    rf"^(?:[^\W\d_]+(?:\s[^\W\d_]+)?\s*[:,]?\s*)?[\[(]?\s*{_DATE}"
+    r"(?:,?\s*\d{1,2}[:.]\d{2}(?::\d{2})?(?:\s*[AaPp]\.?[Mm]\.?)?(?:\s*(?:Uhr|h|[A-Z]{2,4}))?)?"
+    r"\s*[\])]?\.?$",
+    re.I,
 )
 READ_TIME = re.compile(r"^\d+\s*(?:min(?:ute)?s?|hrs?)\.?\s+read$", re.I)
 # A site describing itself: "X is your go-to online destination for ...".
@@ -193,29 +204,35 @@ _DROP_PATTERNS = (
 )
 DROP_LINE = re.compile(r"^(?:" + "|".join(_DROP_PATTERNS) + r")$", re.I)
 
-# Headings after which a page shows other stories: nothing after one is this article.
-_STOP_PATTERNS = (
-    r"(?:related|more|other|latest|top|popular|recommended|trending|recent|similar|"
-    r"featured)(?: \w+){0,3} (?:stories|articles|news|posts|reads|videos|links|content|"
-    r"coverage|on \w+)",
+# Headings over other stories: "Related articles", "Our latest stories", "You may also like".
+_OTHER_STORIES_PATTERNS = (
+    r"(?:our |the )?(?:related|more|other|latest|top|popular|recommended|trending|recent|"
+    r"similar|featured)(?: \w+){0,3} (?:stories|articles|news|posts|reads|videos|links|"
+    r"content|coverage|on \w+)",
     r"related(?: stories| articles| content| links| posts| topics| coverage)?",
     r"latest from.{0,40}",
     r"more from.{0,40}",
-    r"(?:previous|next) (?:story|article|post)",
     r"don'?t miss",
     r"you (?:may|might) (?:also )?(?:like|enjoy|be interested in).{0,10}",
     r"(?:most )?(?:read|popular|viewed|shared)(?: now| today| stories| articles)?",
-    r"(?:comments|leave a (?:comment|reply)|post a comment|join the conversation|"
-    r"\d+ comments?)",
     r"(?:sponsored|promoted) (?:stories|content|links)",
     r"around the web|from the web|elsewhere on the web",
-    r"go ?to ?top|back to top",
     r"what to read next|read next|up next|more stories",
+    r"(?:read|watch|see) (?:these|this|what's|more)? ?next",
+)
+OTHER_STORIES = re.compile(r"^(?:" + "|".join(_OTHER_STORIES_PATTERNS) + r")\s*:?\.*$", re.I)
+# Headings after which a page shows other stories, comments or the site's own pages:
+# nothing after one is this article.
+_STOP_PATTERNS = (
+    *_OTHER_STORIES_PATTERNS,
+    r"(?:previous|next) (?:story|article|post)",
+    r"(?:comments|leave a (?:comment|reply)|post a comment|join the conversation|"
+    r"\d+ comments?)",
+    r"go ?to ?top|back to top",
     r"about (?:the )?author|about us",
     r"(?:share|share this|share this article|share this story)\s*:?",
     r"contacts?",
     r"(?:\w+ ){0,3}comments(?: \(\d+\))?",
-    r"(?:read|watch|see) (?:these|this|what's|more)? ?next",
 )
 STOP_MARKER = re.compile(r"^(?:" + "|".join(_STOP_PATTERNS) + r")\s*:?\.*$", re.I)
 # Headings that open a short teaser list inside the article ("DON'T MISS", "READ MORE").
@@ -269,22 +286,41 @@ class Cleaned:
     credits: tuple[str, ...]
 
 
-def clean_paragraphs(paragraphs: Sequence[str], title: str | None = None) -> Cleaned:
+def clean_paragraphs(
+    paragraphs: Sequence[str],
+    title: str | None = None,
+    headlines: Iterable[str] = (),
+    link_texts: Container[str] = frozenset(),
+    teasers: Container[str] = frozenset(),
+    boxed: Container[str] = frozenset(),
+) -> Cleaned:
     """Drop chrome from an extractor's paragraphs: the headline repeated above the body,
-    captions, share and subscribe lines, credits, teaser lists, and what follows a stop
-    marker. Only what can be named goes: headings, list items, the lead and passages the
-    page repeats stay (a subheading resembling the title is article structure, and a
-    quoted document may well repeat)."""
+    captions, share and subscribe lines, credits, teaser lists, links to other stories and
+    what follows a stop marker. Only what can be named goes: headings, list items, the lead
+    and passages the page repeats stay (a subheading resembling the title is article
+    structure, and a quoted document may well repeat).
+
+    What the page itself tells, as keys of ``teaser_key``: ``headlines`` are its <h1> texts
+    (the one on the page may be worded unlike the meta title), ``link_texts`` the texts of
+    its links (``link_key``), ``teasers`` those of the items listed under a heading over
+    other stories (extractors drop such headings and keep the list) and ``boxed`` those
+    inside its sign-up and promotion boxes. They are looked up only for the lines they can
+    concern, so they may be computed on the first lookup."""
     kept: list[str] = []
     credits: list[str] = []
     title_key = _norm(title or "")
+    headline_keys = {_norm(h) for h in headlines} - {""}
     in_teasers = False
-    for raw in paragraphs:
-        line = raw.strip()
+    lines = [raw.strip() for raw in paragraphs]
+    teasers_from = _trailing_link_items(lines, link_texts)
+    for idx, (raw, line) in enumerate(zip(paragraphs, lines, strict=True)):
         if not line:
             continue
         key = _norm(line)
-        if not kept and title_key and _same_headline(key, title_key):
+        if not kept and ((title_key and _same_headline(key, title_key)) or key in headline_keys):
+            continue
+        if (idx >= teasers_from or (_is_promo_link(line) and key in link_texts)
+                or (_BULLET.match(line) and key in teasers) or key in boxed):
             continue
         if TEASER_HEAD.match(line):
             in_teasers = True
@@ -300,10 +336,57 @@ def clean_paragraphs(paragraphs: Sequence[str], title: str | None = None) -> Cle
         if reason == "credit":
             credits.append(line)
             continue
-        if reason:
+        if reason or _is_time_stamp(_BULLET.sub("", line, count=1)):
             continue
         kept.append(line)
     return Cleaned(tuple(kept), tuple(credits))
+
+
+def _is_time_stamp(line: str) -> bool:
+    """A line that only dates the page ("Published 18 November 2019"): metadata that
+    extractors leave in the text when the page sets it inside the article."""
+    return bool(DATE_LINE.match(line) or LABELLED_DATE.match(line))
+
+
+_SHOWN_ADDRESS = re.compile(r"://|^\s*www\.|\S@\S")
+
+
+def link_key(text: str) -> str | None:
+    """The key ``clean_paragraphs`` matches a link's text by, or None for a link too short
+    to tell from ordinary words ("here", "read more") and for an address shown as the link
+    (a URL or e-mail address the article cites)."""
+    if _SHOWN_ADDRESS.search(text):
+        return None
+    key = _norm(text)
+    return key if len(key.split()) >= LINK_TEXT_MIN_WORDS else None
+
+
+def teaser_key(text: str) -> str:
+    """The key ``clean_paragraphs`` matches a listed teaser's text by."""
+    return _norm(text)
+
+
+def _is_promo_link(line: str) -> bool:
+    """A paragraph that is one link set in capitals: a promoted headline of another story
+    between the article's paragraphs ("CO-FOUNDER 'PROUD' OF ..."). A link in ordinary case
+    can be the article's own (a list of sources, a headline linking to its topic)."""
+    return line.upper() == line and line.lower() != line and not is_prose(line)
+
+
+def _trailing_link_items(lines: Sequence[str], link_texts: Container[str]) -> int:
+    """Index where the run of paragraphs or list items that are each one link's text, ending
+    the text, begins (len(lines) when there is none): the other stories a page lists under
+    its article once the extractor has dropped the list's heading."""
+    start = len(lines)
+    for idx in range(len(lines) - 1, -1, -1):
+        line = lines[idx]
+        if not line:
+            continue
+        # Teasers are headline-like (no sentence end); a closing sentence is the article's.
+        if is_prose_sentence_end(line) or _norm(line) not in link_texts:
+            break
+        start = idx
+    return start
 
 
 def is_article_like(paragraphs: Sequence[str]) -> bool:
@@ -764,6 +847,6 @@ def _capture_publisher(
 
 __all__ = [
     "AGENCIES", "BYLINE", "CREDIT", "DATE_LINE", "DESK_BYLINE", "DROP_LINE", "STOP_MARKER",
-    "Cleaned", "clean_capture", "clean_paragraphs", "drop_reason", "is_prose",
-    "split_title", "title_parts", "words",
+    "OTHER_STORIES", "Cleaned", "clean_capture", "clean_paragraphs", "drop_reason", "is_prose",
+    "link_key", "teaser_key", "split_title", "title_parts", "words",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from copy import deepcopy
 from dataclasses import replace
 from functools import partial
@@ -30,16 +30,20 @@ from trafilatura.metadata import (
 from trafilatura.metadata import (
     Document as PageMetadata,
 )
+from trafilatura.xpaths import BODY_XPATH
 
 from transforms.boilerplate import (
     AGENCIES,
+    OTHER_STORIES,
     SHORT_ITEM_MIN_WORDS,
     TITLE_MAX_WORDS,
     clean_capture,
     clean_paragraphs,
     is_article_like,
     is_site_part,
+    link_key,
     split_title,
+    teaser_key,
     title_parts,
 )
 from transforms.failures import GuardedMap, count
@@ -464,7 +468,51 @@ def _with_quoted_posts_unmarked(tree: HtmlElement) -> HtmlElement:
     return tree
 
 
-def _main_text(tree: HtmlElement, url: str | None) -> str:
+def _template_path(elem: HtmlElement, stop: HtmlElement) -> list[tuple[str, str]]:
+    path = []
+    for node in (elem, *elem.iterancestors()):
+        if node is stop:
+            break
+        path.append((node.tag, node.get("class") or ""))
+    return path
+
+
+def _body_chunks(tree: HtmlElement) -> list[HtmlElement]:
+    """The parts of an article body split into chunks: trafilatura's first article-body
+    match, then the later matches set in the same template (the same tags and classes up to
+    the element the chunks share). Pages that cut their text into chunks with advertising
+    rails between them ("article__chunks") otherwise lose all text after the first chunk,
+    as trafilatura takes only the first match. A listing's posts or a question and its
+    answers differ on the way (their own post or answer classes) and stay apart."""
+    found = BODY_XPATH[0](tree)
+    if len(found) < 2:
+        return []
+    first = found[0]
+    above = set(first.iterancestors())
+    chunks = [first]
+    for elem in found[1:]:
+        if elem.tag != first.tag or elem.get("class") != first.get("class") or first in set(
+                elem.iterancestors()):
+            continue
+        shared = next((a for a in elem.iterancestors() if a in above), None)
+        if shared is not None and _template_path(elem, shared) == _template_path(first, shared):
+            chunks.append(elem)
+    return chunks if len(chunks) > 1 else []
+
+
+def _with_chunks_joined(tree: HtmlElement, chunks: list[HtmlElement]) -> HtmlElement:
+    """A copy of the tree in which a body split into ``chunks`` is one element again (the
+    later chunks' children moved into the first)."""
+    copy = deepcopy(tree)  # the page's tree is shared with the dates stage: read-only
+    twin = dict(zip(tree.iter(), copy.iter(), strict=True))
+    first, *rest = (twin[c] for c in chunks)
+    for chunk in rest:
+        first.extend(list(chunk))
+        chunk.getparent().remove(chunk)
+    return copy
+
+
+def _trafilatura_text(tree: HtmlElement, url: str | None) -> str:
     """trafilatura's text of the page: fast, then the full cascade when that falls short."""
     tree = _with_quoted_posts_unmarked(tree)
     doc = trafilatura.bare_extraction(tree, url=url, fast=True, **TRAFILATURA_OPTIONS)
@@ -474,6 +522,101 @@ def _main_text(tree: HtmlElement, url: str | None) -> str:
         if full is not None and (full.text or "").strip():
             text = full.text.strip()
     return text
+
+
+# A body cut into chunks shows as a shortfall: trafilatura's text is under this share of the
+# page's paragraph text. Only then are chunks looked for (their search costs as much as a
+# fifth of our own work on a page).
+CHUNKED_TEXT_SHARE = 0.5
+_PARAGRAPH_TEXT = XPath("//p//text()")
+
+
+def _main_text(tree: HtmlElement, url: str | None) -> str:
+    """trafilatura's text of the page, and of the page with its body chunks joined when
+    that is longer (joined chunks can also steer trafilatura away from a wider container
+    it would have taken whole: a slide show's slides)."""
+    text = _trafilatura_text(tree, url)
+    if len(text) < CHUNKED_TEXT_SHARE * sum(map(len, _PARAGRAPH_TEXT(tree))) and (
+            chunks := _body_chunks(tree)):
+        joined = _trafilatura_text(_with_chunks_joined(tree, chunks), url)
+        if len(joined) > len(text):
+            text = joined
+    return text
+
+
+class _OnDemand(Container[str]):
+    """Keys read from the page on the first lookup: most pages never need them."""
+
+    def __init__(self, make: Callable[[], frozenset[str]]):
+        self._make = make
+        self._keys: frozenset[str] | None = None
+
+    def __contains__(self, key: object) -> bool:
+        if self._keys is None:
+            self._keys = self._make()
+        return key in self._keys
+
+
+def _headlines(tree: HtmlElement) -> list[str]:
+    return [headline_text(h1) for _, h1 in zip(range(HEADLINE_MAX_ELEMENTS), tree.iter("h1"),
+                                               strict=False)]
+
+
+def _link_texts(tree: HtmlElement) -> frozenset[str]:
+    return frozenset(filter(None, (link_key(a.text_content()) for a in tree.iter("a"))))
+
+
+# A heading over other stories is short; longer text is a sentence that mentions them.
+OTHER_STORIES_MAX_CHARS = 60
+
+
+def _listed_teasers(tree: HtmlElement) -> frozenset[str]:
+    """Keys of the list items right after a heading over other stories ("More great X
+    stories", "Our latest stories", "Related"). trafilatura drops such headings when they
+    are set as <div> or <span> but keeps the list under them, which then reads as the end
+    of the article. Only the lists right after the heading count: a heading inside the
+    article is followed by more of the article."""
+    keys: set[str] = set()
+    for elem in tree.iter():
+        own = (elem.text or "").strip() if isinstance(elem.tag, str) else ""
+        if not own or len(own) > OTHER_STORIES_MAX_CHARS or not OTHER_STORIES.match(own):
+            continue
+        block = elem
+        while (parent := block.getparent()) is not None and len(
+                parent.text_content().strip()) <= OTHER_STORIES_MAX_CHARS:
+            block = parent
+        for after in block.itersiblings():
+            if not isinstance(after.tag, str):
+                continue
+            items = [teaser_key(li.text_content()) for li in after.iter("li")]
+            if not items:
+                break
+            keys.update(filter(None, items))
+    return frozenset(keys)
+
+
+# Boxes that sign readers up or promote something else: their class or id, in any case
+# (trafilatura's own discard list matches "newsletter" in lower case only: "Newsletter-title"
+# and "ArticleEventPromo" pass it).
+_SIGN_UP_OR_PROMO = re.compile(r"newsletter|sign-?up|subscri|promo", re.I)
+# A larger element with such a name is a page region (a wrapper), not a box.
+PROMO_BOX_MAX_CHARS = 2000
+
+
+def _boxed_promos(tree: HtmlElement) -> frozenset[str]:
+    """Keys of the texts inside sign-up and promotion boxes (and of each box as a whole)."""
+    keys: set[str] = set()
+    for box in tree.iter("div", "section", "aside", "form"):
+        name = f"{box.get('class') or ''} {box.get('id') or ''}"
+        if not _SIGN_UP_OR_PROMO.search(name):
+            continue
+        text = box.text_content()
+        if len(text) > PROMO_BOX_MAX_CHARS:
+            continue
+        keys.add(teaser_key(text))
+        keys.update(teaser_key(e.text_content()) for e in box.iter() if isinstance(e.tag, str))
+    keys.discard("")
+    return frozenset(keys)
 
 
 def extract_html(html: str, url: str | None = None) -> Extracted:
@@ -486,7 +629,12 @@ def extract_html(html: str, url: str | None = None) -> Extracted:
     body = _main_text(tree, url)
     if not body:
         return described_item(meta, title) or _no_article("trafilatura found no main text")
-    cleaned = clean_paragraphs(body.split("\n"), title=title)
+    cleaned = clean_paragraphs(
+        body.split("\n"), title=title, headlines=_headlines(tree),
+        link_texts=_OnDemand(partial(_link_texts, tree)),
+        teasers=_OnDemand(partial(_listed_teasers, tree)),
+        boxed=_boxed_promos(tree),
+    )
     if not is_article_like(cleaned.paragraphs):
         return described_item(meta, title) or _no_article(
             "nothing article-like left after cleanup")
