@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import worker_fork
 from pipeline.accounting import batch_books, written_counts
 from pipeline.options import (
     DEFAULT_INPUT,
@@ -51,7 +52,14 @@ from pipeline.publish import (
     publish,
     take_output_lock,
 )
-from pipeline.runners import RunnerUnavailable, absolute, prepare_runner, runs_in_process
+from pipeline.runners import (
+    LOCAL_RUNNER,
+    RunnerUnavailable,
+    absolute,
+    local_batch_runner,
+    prepare_runner,
+    runs_in_process,
+)
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns, is_jsonl, is_local
 from pipeline.summary import (
@@ -509,10 +517,8 @@ def run(argv: list[str]) -> int:
         return 0
     os.environ[VERBOSITY_ENV] = str(command.verbosity)  # a streaming child says as much
     setup_logging(command.verbosity)
-    try:
-        plan = check_command(command)
-    except UsageError as exc:
-        return user_error(str(exc))
+    args = command.args
+    streaming = bool(args.watch or args.pubsub_subscription)
 
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -520,26 +526,37 @@ def run(argv: list[str]) -> int:
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = "DirectRunner"
+    if not streaming:  # the DirectRunner's batch path, without its Prism attempt
+        standard.runner = local_batch_runner(standard.runner)
     try:  # --runner=dask; absolute paths for workers elsewhere (pipeline/runners.py)
         runner = prepare_runner(options)
     except RunnerUnavailable as exc:
         return user_error(str(exc))
-    if not runs_in_process(runner):
-        plan = dataclasses.replace(plan, inputs=[absolute(p) for p in plan.inputs])
-    args = command.args
-    if args.watch or args.pubsub_subscription:
-        from pipeline.streaming import run_streaming
-
-        return run_streaming(command.beam_argv, options, plan.reference)
-
+    if runner == LOCAL_RUNNER and _multi_processing(options):
+        # Its workers import Beam and the stages while this process checks and builds.
+        worker_fork.start()
     try:
-        lock = take_output_lock(args.output)
-    except OutputInUse as exc:
-        return user_error(str(exc))
-    try:
-        return _run_batch(plan, options)
+        try:
+            plan = check_command(command)
+        except UsageError as exc:
+            return user_error(str(exc))
+        if not runs_in_process(runner):
+            plan = dataclasses.replace(plan, inputs=[absolute(p) for p in plan.inputs])
+        if streaming:
+            from pipeline.streaming import run_streaming
+
+            return run_streaming(command.beam_argv, options, plan.reference)
+
+        try:
+            lock = take_output_lock(args.output)
+        except OutputInUse as exc:
+            return user_error(str(exc))
+        try:
+            return _run_batch(plan, options)
+        finally:
+            lock.release()
     finally:
-        lock.release()
+        worker_fork.stop()
 
 
 def _run_batch(plan: Plan, options) -> int:
