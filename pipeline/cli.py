@@ -503,6 +503,13 @@ def _run_with_progress(plan: Plan, options):
 def run(argv: list[str]) -> int:
     """``newsbeam run``: parse, check, clear the earlier output, run attempts, summarise."""
     try:
+        return _run(argv)
+    finally:
+        worker_fork.stop()  # started here or by the ``newsbeam`` command (pipeline/launch.py)
+
+
+def _run(argv: list[str]) -> int:
+    try:
         command = parse_command(argv)
     except UsageError as exc:
         return user_error(f"{exc} ('newsbeam run --help' lists the options)")
@@ -535,28 +542,27 @@ def run(argv: list[str]) -> int:
     if runner == LOCAL_RUNNER and _multi_processing(options):
         # Its workers import Beam and the stages while this process checks and builds.
         worker_fork.start()
-    try:
-        try:
-            plan = check_command(command)
-        except UsageError as exc:
-            return user_error(str(exc))
-        if not runs_in_process(runner):
-            plan = dataclasses.replace(plan, inputs=[absolute(p) for p in plan.inputs])
-        if streaming:
-            from pipeline.streaming import run_streaming
-
-            return run_streaming(command.beam_argv, options, plan.reference)
-
-        try:
-            lock = take_output_lock(args.output)
-        except OutputInUse as exc:
-            return user_error(str(exc))
-        try:
-            return _run_batch(plan, options)
-        finally:
-            lock.release()
-    finally:
+    else:
         worker_fork.stop()
+    try:
+        plan = check_command(command)
+    except UsageError as exc:
+        return user_error(str(exc))
+    if not runs_in_process(runner):
+        plan = dataclasses.replace(plan, inputs=[absolute(p) for p in plan.inputs])
+    if streaming:
+        from pipeline.streaming import run_streaming
+
+        return run_streaming(command.beam_argv, options, plan.reference)
+
+    try:
+        lock = take_output_lock(args.output)
+    except OutputInUse as exc:
+        return user_error(str(exc))
+    try:
+        return _run_batch(plan, options)
+    finally:
+        lock.release()
 
 
 def _run_batch(plan: Plan, options) -> int:

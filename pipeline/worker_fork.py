@@ -3,14 +3,15 @@
 Beam's FnApiRunner starts each ``--direct_running_mode=multi_processing`` worker as a fresh
 ``python -m apache_beam.runners.worker.sdk_worker_main``, which imports Beam and then, on
 its first bundle, newsbeam's stages and their libraries: seconds of start-up per worker,
-paid after the pipeline is built. Here one server process (``python -m
-pipeline.worker_fork SOCKET``), started when the command line is read, imports all of that
-once while the main process builds the pipeline; each worker is then a fork of it. The
-runner still starts a command per worker (``pipeline/worker_client.py``, stdlib only): it
+paid after the pipeline is built. Here one server process (``python -m pipeline.worker_fork
+FD``, handed a listening socket), started as soon as the command is read, imports all of
+that once while the main process builds the pipeline, then loads what the stages would load
+on their first page until a worker is wanted; each worker is a fork of it. The runner still
+starts a command per worker (``pipeline/worker_client.py``, standard library only): it
 hands its standard streams and environment to the server, waits for the forked worker and
-exits with its status. A worker runs Beam's own harness (``sdk_worker_main.main``): what
-it computes is unchanged. When the server cannot be reached, the command runs Beam's
-stock worker instead.
+exits with its status. A worker runs Beam's own harness (``sdk_worker_main.main``), so what
+it computes is unchanged; when the server cannot be reached, the command runs Beam's stock
+worker instead.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ from pathlib import Path
 # every module a DoFn of the batch pipeline is pickled from).
 PRELOAD = ("apache_beam.runners.worker.sdk_worker_main", "pipeline.build")
 CLIENT = Path(__file__).with_name("worker_client.py")
-SOCKET_ENV = "NEWSBEAM_WORKER_FORK_SOCKET"
 # Bytes of one request: the environment of a worker is a few kB (pipeline options).
 MAX_REQUEST = 1 << 22
 STOCK_COMMAND = f"{sys.executable} -m apache_beam.runners.worker.sdk_worker_main"
@@ -46,10 +46,15 @@ class ForkServer:
     def __init__(self) -> None:
         self._folder = tempfile.mkdtemp(prefix="newsbeam-workers-")
         self.socket_path = os.path.join(self._folder, "fork.sock")
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.worker_fork", self.socket_path],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        # Listening before the server starts: a worker asking at once waits for it.
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(self.socket_path)
+            listener.listen(16)
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.worker_fork", str(listener.fileno())],
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=[listener.fileno()],
+            )
 
     def command(self) -> str:
         """The worker command the runner starts for each worker."""
@@ -94,12 +99,37 @@ def worker_command() -> str | None:
 # ---------------------------------------------------------------- the server process
 
 
-def serve(socket_path: str) -> int:
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path)  # before the imports: a worker may ask while they run
-    listener.listen(16)
+def _language_model() -> None:
+    import py3langid
+
+    py3langid.classify("")  # loads the packaged model (0.5 CPU-s) into the module
+
+
+def _date_libraries() -> None:
+    import dateparser.search  # noqa: F401
+    import htmldate  # noqa: F401
+
+
+def _known_places() -> None:
+    from transforms.datelines import known_places
+
+    known_places()
+
+
+# What the stages load on their first page (a model, libraries imported on first use,
+# GeoNames' city list), loaded here while no worker is wanted, most used first. Each is
+# loaded the same way whoever loads it, so a worker that finds it loaded computes the same.
+WARM_UP = (_language_model, _date_libraries, _known_places)
+
+
+def serve(listening_fd: int) -> int:
+    listener = socket.socket(fileno=listening_fd)
     for name in PRELOAD:
         importlib.import_module(name)
+    for step in WARM_UP:
+        if select.select([listener], [], [], 0)[0]:
+            break  # a worker is wanted now: what is left loads in the workers on first use
+        step()
     gc.collect()
     gc.freeze()  # the workers share these objects' pages instead of copying them
     # Workers are reaped here, so that their CPU time counts in this process's children,
@@ -180,4 +210,4 @@ def _run_harness() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(serve(sys.argv[1]))
+    sys.exit(serve(int(sys.argv[1])))
