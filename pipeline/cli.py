@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline import worker_fork
+from pipeline import signatures, worker_fork
 from pipeline.accounting import batch_books, written_counts
 from pipeline.options import (
     DEFAULT_INPUT,
@@ -524,6 +524,7 @@ def _run(argv: list[str]) -> int:
         return 0
     os.environ[VERBOSITY_ENV] = str(command.verbosity)  # a streaming child says as much
     setup_logging(command.verbosity)
+    signatures.install()  # a third of the pipeline's construction time (pipeline/signatures.py)
     args = command.args
     streaming = bool(args.watch or args.pubsub_subscription)
 
