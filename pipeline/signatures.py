@@ -13,7 +13,6 @@ Anything else (partials, callable objects, builtins) is computed each time as be
 from __future__ import annotations
 
 import types
-import weakref
 
 # Beam's modules that call get_signature by a name of their own (``from ... import``).
 USERS = ("apache_beam.transforms.core", "apache_beam.transforms.ptransform",
@@ -25,7 +24,11 @@ _installed = False
 def cached(get_signature):
     """``get_signature`` (Beam's) remembering its result per function and per method's
     function (a method's signature lacks its first parameter: kept apart)."""
-    known: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    # A plain dict, not weak keys: a weak dict's clean-up callback runs wherever the
+    # collector happens to run, and an asynchronous exception landing in it (the extraction
+    # time limit, transforms/time_limit.py) would be lost. The functions kept alive are
+    # those of the pipelines built in this process: a few hundred per pipeline.
+    known: dict = {}
 
     def signature(func):
         if isinstance(func, types.MethodType):
