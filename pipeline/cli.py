@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from apache_beam.io.filesystem import BeamIOError
 from apache_beam.io.filesystems import FileSystems
 
+from pipeline import signatures, worker_fork
 from pipeline.accounting import batch_books, written_counts
 from pipeline.options import (
     DEFAULT_INPUT,
@@ -51,7 +52,14 @@ from pipeline.publish import (
     publish,
     take_output_lock,
 )
-from pipeline.runners import RunnerUnavailable, absolute, prepare_runner, runs_in_process
+from pipeline.runners import (
+    LOCAL_RUNNER,
+    RunnerUnavailable,
+    absolute,
+    local_batch_runner,
+    prepare_runner,
+    runs_in_process,
+)
 from pipeline.sinks import OUTPUTS
 from pipeline.sources import check_patterns, is_jsonl, is_local
 from pipeline.summary import (
@@ -495,6 +503,13 @@ def _run_with_progress(plan: Plan, options):
 def run(argv: list[str]) -> int:
     """``newsbeam run``: parse, check, clear the earlier output, run attempts, summarise."""
     try:
+        return _run(argv)
+    finally:
+        worker_fork.stop()  # started here or by the ``newsbeam`` command (pipeline/launch.py)
+
+
+def _run(argv: list[str]) -> int:
+    try:
         command = parse_command(argv)
     except UsageError as exc:
         return user_error(f"{exc} ('newsbeam run --help' lists the options)")
@@ -509,10 +524,9 @@ def run(argv: list[str]) -> int:
         return 0
     os.environ[VERBOSITY_ENV] = str(command.verbosity)  # a streaming child says as much
     setup_logging(command.verbosity)
-    try:
-        plan = check_command(command)
-    except UsageError as exc:
-        return user_error(str(exc))
+    signatures.install()  # a third of the pipeline's construction time (pipeline/signatures.py)
+    args = command.args
+    streaming = bool(args.watch or args.pubsub_subscription)
 
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -520,14 +534,24 @@ def run(argv: list[str]) -> int:
     standard = options.view_as(StandardOptions)
     if not standard.runner:
         standard.runner = "DirectRunner"
+    if not streaming:  # the DirectRunner's batch path, without its Prism attempt
+        standard.runner = local_batch_runner(standard.runner)
     try:  # --runner=dask; absolute paths for workers elsewhere (pipeline/runners.py)
         runner = prepare_runner(options)
     except RunnerUnavailable as exc:
         return user_error(str(exc))
+    if runner == LOCAL_RUNNER and _multi_processing(options):
+        # Its workers import Beam and the stages while this process checks and builds.
+        worker_fork.start()
+    else:
+        worker_fork.stop()
+    try:
+        plan = check_command(command)
+    except UsageError as exc:
+        return user_error(str(exc))
     if not runs_in_process(runner):
         plan = dataclasses.replace(plan, inputs=[absolute(p) for p in plan.inputs])
-    args = command.args
-    if args.watch or args.pubsub_subscription:
+    if streaming:
         from pipeline.streaming import run_streaming
 
         return run_streaming(command.beam_argv, options, plan.reference)

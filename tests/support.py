@@ -27,6 +27,17 @@ def run_newsbeam(inputs: list[str], output: Path, *extra: str) -> dict:
     return json.loads((output / "summary.json").read_text())
 
 
+def is_sdk_worker(process) -> bool:
+    """Whether a process (psutil) of a run is a Beam SDK worker: Beam's stock worker command,
+    or a worker forked by newsbeam's worker server (a child of ``pipeline.worker_fork``)."""
+    command = " ".join(process.cmdline())
+    if "sdk_worker_main" in command and not command.startswith("/bin/sh"):
+        return True
+    server = process.parent()
+    return (server is not None and "pipeline.worker_fork" in command
+            and "pipeline.worker_fork" in " ".join(server.cmdline()))
+
+
 def read_records(output: Path, kind: str) -> list[dict]:
     """Every record of one output folder (articles, copies, dead_letters), read with fastavro."""
     records = []

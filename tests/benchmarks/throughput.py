@@ -357,6 +357,16 @@ def _tree_rss(proc) -> dict[int, int]:
     return out
 
 
+def _role(process) -> str:
+    """worker (Beam's stock worker, or one forked by newsbeam's worker server), server (that
+    server: its pages are shared with the workers it forks) or main."""
+    from tests.support import is_sdk_worker
+
+    if is_sdk_worker(process):
+        return "worker"
+    return "server" if "pipeline.worker_fork" in " ".join(process.cmdline()) else "main"
+
+
 def run_newsbeam(inputs: str, output: Path, extra: list[str], sample: bool = False) -> dict:
     """Wall and CPU seconds, peak memory and summary of one ``newsbeam run``.
 
@@ -385,8 +395,7 @@ def run_newsbeam(inputs: str, output: Path, extra: list[str], sample: bool = Fal
                 peaks[pid] = max(peaks.get(pid, 0), value)
                 if pid not in names:
                     try:
-                        cmd = psutil.Process(pid).cmdline()
-                        names[pid] = "worker" if any("sdk_worker" in c for c in cmd) else "main"
+                        names[pid] = _role(psutil.Process(pid))
                     except psutil.Error:
                         names[pid] = "?"
             peak_sum[0] = max(peak_sum[0], sum(rss.values()))
