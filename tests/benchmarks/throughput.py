@@ -29,7 +29,9 @@ one process on ``--profile_pages`` of the same pages.
 
 ``--memory`` runs (d) at each page count, sampling the resident memory of the
 run's processes (the runner and its workers) every 0.2 s: the peak of their sum,
-the peak of each, and the growth per page.
+the peak of each, and the growth per page; resident (RSS) and proportional (PSS, a page
+shared by several processes counted once: the workers forked from the worker server
+share its pages) sizes.
 """
 
 from __future__ import annotations
@@ -344,16 +346,31 @@ def newsbeam_command(inputs: str, output: Path, extra: list[str]) -> list[str]:
             "--reference_time", REFERENCE_TIME, *extra]
 
 
-def _tree_rss(proc) -> dict[int, int]:
-    """Resident bytes of ``proc`` and its descendants, by pid."""
+def _pss(pid: int) -> int | None:
+    """Proportional set size: each shared page counted once over the processes sharing it
+    (the workers forked from newsbeam's worker server share its pages); None if unknown."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _tree_rss(proc) -> dict[int, tuple[int, int]]:
+    """(resident, proportional) bytes of ``proc`` and its descendants, by pid."""
     import psutil
 
     out = {}
     for p in [proc, *proc.children(recursive=True)]:
         try:
-            out[p.pid] = p.memory_info().rss
+            rss = p.memory_info().rss
         except psutil.Error:
-            pass
+            continue
+        pss = _pss(p.pid)
+        out[p.pid] = (rss, rss if pss is None else pss)
     return out
 
 
@@ -382,7 +399,7 @@ def run_newsbeam(inputs: str, output: Path, extra: list[str], sample: bool = Fal
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     peaks: dict[int, int] = {}
     names: dict[int, str] = {}
-    peak_sum = [0]
+    peak_sum = [0, 0]  # resident, proportional
 
     def sampler() -> None:
         root = psutil.Process(proc.pid)
@@ -391,14 +408,15 @@ def run_newsbeam(inputs: str, output: Path, extra: list[str], sample: bool = Fal
                 rss = _tree_rss(root)
             except psutil.Error:
                 break
-            for pid, value in rss.items():
+            for pid, (value, _) in rss.items():
                 peaks[pid] = max(peaks.get(pid, 0), value)
                 if pid not in names:
                     try:
                         names[pid] = _role(psutil.Process(pid))
                     except psutil.Error:
                         names[pid] = "?"
-            peak_sum[0] = max(peak_sum[0], sum(rss.values()))
+            peak_sum[0] = max(peak_sum[0], sum(r for r, _ in rss.values()))
+            peak_sum[1] = max(peak_sum[1], sum(p for _, p in rss.values()))
             time.sleep(0.2)
 
     thread = threading.Thread(target=sampler, daemon=True)
@@ -416,6 +434,7 @@ def run_newsbeam(inputs: str, output: Path, extra: list[str], sample: bool = Fal
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"seconds": seconds, "cpu": cpu, "rss_mb": after.ru_maxrss / 1024,
             "summary": summary, "peak_sum_mb": peak_sum[0] / 2**20,
+            "peak_pss_mb": peak_sum[1] / 2**20,
             "peaks_mb": sorted(((names.get(pid, "?"), v / 2**20) for pid, v in peaks.items()),
                                key=lambda x: -x[1])}
 
@@ -666,15 +685,17 @@ def memory_report(pages: list[str], counts: list[int], tmp: Path, args) -> int:
         rows.append((n, result))
         s = result["summary"]
         procs = ", ".join(f"{name} {mb:.0f}" for name, mb in result["peaks_mb"])
-        print(f"  {n:6d} pages: peak RSS of the process tree {result['peak_sum_mb']:6.0f} MB "
+        print(f"  {n:6d} pages: peak RSS of the process tree {result['peak_sum_mb']:6.0f} MB, "
+              f"PSS {result['peak_pss_mb']:6.0f} MB "
               f"(per process: {procs} MB; getrusage max {result['rss_mb']:.0f} MB), "
               f"{result['seconds']:.0f} s wall, {result['cpu']:.0f} CPU-s, "
               f"{s['articles_written']} articles, {s['syndicated_copies']} copies, "
               f"planted found {f}/{p}, others {other}; {load()}", flush=True)
     if len(rows) > 1:
         (n0, r0), (n1, r1) = rows[0], rows[-1]
-        slope = (r1["peak_sum_mb"] - r0["peak_sum_mb"]) / (n1 - n0) * 1024
-        print(f"  growth {n0} -> {n1} pages: {slope:.1f} KB per page (process tree)")
+        for key, what in (("peak_sum_mb", "RSS"), ("peak_pss_mb", "PSS")):
+            slope = (r1[key] - r0[key]) / (n1 - n0) * 1024
+            print(f"  growth {n0} -> {n1} pages: {slope:.1f} KB per page (process tree, {what})")
     return 0
 
 
