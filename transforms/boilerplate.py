@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from transforms.records import Extracted, StageError
 
@@ -434,6 +435,12 @@ SITE_PART_MAX_WORDS = 6
 SITE_NAME_MIN_CHARS = 4
 
 
+# Title parts and site names repeat within a page and across a site's pages: their squashed
+# forms are kept (pure functions of the text, so results never change).
+SQUASHED_CACHE = 4096
+
+
+@lru_cache(maxsize=SQUASHED_CACHE)
 def _squash(text: str) -> str:
     """Letters and digits only, without accents: "Nestlé Marktplatz" ~ nestle-marktplatz.de."""
     folded = unicodedata.normalize("NFKD", text)
@@ -445,9 +452,10 @@ _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": 
                           "Ü": "Ue"})
 
 
-def _keys(text: str) -> set[str]:
+@lru_cache(maxsize=SQUASHED_CACHE)
+def _keys(text: str) -> frozenset[str]:
     """The squashed forms of a name: accents dropped, and German umlauts spelt out."""
-    return {_squash(text), _squash(text.translate(_UMLAUTS))} - {""}
+    return frozenset((_squash(text), _squash(text.translate(_UMLAUTS)))) - {""}
 
 
 def is_site_part(part: str, sitename: str | None, hostname: str | None,

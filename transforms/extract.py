@@ -145,11 +145,13 @@ def _no_article(why: str) -> Extracted:
     raise StageError("no_article", why)
 
 
-def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
+def page_metadata(tree: HtmlElement, url: str | None = None,
+                  names: Sequence[str] | None = None) -> PageMetadata:
     """Title, author, site, address, description and og:type of a page.
 
     trafilatura's own metadata pass minus its date search: meta tags, then JSON-LD, then
-    the page's title and byline elements (trafilatura.metadata.extract_metadata, 2.3)."""
+    the page's title and byline elements (trafilatura.metadata.extract_metadata, 2.3).
+    ``names`` are the page's site_names when already read."""
     meta = examine_meta(tree)
     if meta.author and " " not in meta.author:
         meta.author = None  # a one-word author meta tag is a handle or a site name
@@ -168,7 +170,7 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> PageMetadata:
     # The name the page gives its own site, where og:site_name and the other declarations
     # name none or only an address: a <title> part that a home link (or logo) also names.
     if not meta.sitename or is_site_part(meta.sitename, None, None):
-        meta.sitename = _title_site_name(tree) or meta.sitename
+        meta.sitename = _title_site_name(tree, names) or meta.sitename
     if meta.sitename:
         meta.sitename = meta.sitename.lstrip("@")
         if meta.sitename and "." not in meta.sitename and not meta.sitename[0].isupper():
@@ -293,7 +295,7 @@ def _title_element(tree: HtmlElement) -> HtmlElement | None:
     return element if element is not None else tree.find(".//title")
 
 
-def _title_site_name(tree: HtmlElement) -> str | None:
+def _title_site_name(tree: HtmlElement, names: Sequence[str] | None = None) -> str | None:
     """The first or last part of the <title> that is exactly a name the page gives its site
     (site_names): "Rinderleber mit Apfel | Liebe geht durch den Magen" with a home link
     "Liebe geht durch den Magen"."""
@@ -301,7 +303,7 @@ def _title_site_name(tree: HtmlElement) -> str | None:
     parts = title_parts(_unescaped(element.text_content())) if element is not None else []
     if len(parts) < 2:
         return None
-    names = site_names(tree)
+    names = site_names(tree) if names is None else names
     for part in (parts[-1], parts[0]):
         if is_site_part(part, None, None, names):
             return part
@@ -359,14 +361,16 @@ def _titles(tree: HtmlElement, meta: PageMetadata, strip: Callable[[str], str | 
     return titles
 
 
-def page_title(tree: HtmlElement, meta: PageMetadata) -> str | None:
+def page_title(tree: HtmlElement, meta: PageMetadata,
+               names: Sequence[str] | None = None) -> str | None:
     """The headline: the page's <h1> that best matches its titles (declared and <title>,
     without the site name), else the first of those titles, else its first <h1>. Titles
     are often shortened or reworded for search and sharing while the <h1> is what the page
     shows; an <h1> unlike the titles is a site banner or a widget's heading, not the
     headline, and so is an <h1> linking to the home page or marked as a kicker. On a page
-    without any other <h1>, an <h2> that matches the titles is the headline."""
-    names = site_names(tree)
+    without any other <h1>, an <h2> that matches the titles is the headline. ``names``
+    are the page's site_names when already read."""
+    names = site_names(tree) if names is None else names
 
     def strip(title: str) -> str | None:
         return split_title(_unescaped(title), meta.sitename, meta.hostname, names)
@@ -624,8 +628,9 @@ def extract_html(html: str, url: str | None = None) -> Extracted:
     tree = page_tree(html)
     if tree is None:
         _no_article("not parseable as HTML")
-    meta = page_metadata(tree, url)
-    title = page_title(tree, meta)
+    names = site_names(tree)  # read once: both the site's name and the headline use them
+    meta = page_metadata(tree, url, names)
+    title = page_title(tree, meta, names)
     body = _main_text(tree, url)
     if not body:
         return described_item(meta, title) or _no_article("trafilatura found no main text")

@@ -17,7 +17,10 @@ from trafilatura.utils import DOCTYPE_TAG, HTML_PARSER, is_dubious_html, load_ht
 _last = threading.local()
 # What trafilatura's load_html deletes before parsing (utils.INVALID_XML_CHARS), as bytes.
 _CONTROL_BYTES = bytes(range(0x09)) + b"\x0b\x0c" + bytes(range(0x0E, 0x20))
-_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")  # U+FFFE, U+FFFF in UTF-8
+# U+FFFE and U+FFFF, which load_html deletes too. Looked for in the text, not in its UTF-8
+# bytes: a page in ASCII or Latin-1 is stored one byte a character, and Python then knows
+# without a scan that it holds neither (0.2 ms a page less).
+_NONCHARACTERS = ("\ufffe", "\uffff")
 
 
 def page_tree(html: str) -> HtmlElement | None:
@@ -36,7 +39,7 @@ def _needs_repair(html: str, data: bytes, beginning: str) -> bool:
     """Whether trafilatura's load_html would change the text before parsing it."""
     if len(data.translate(None, _CONTROL_BYTES)) != len(data):
         return True
-    if any(nonchar in data for nonchar in _NONCHARACTERS):
+    if any(nonchar in html for nonchar in _NONCHARACTERS):
         return True
     if "doctype" in beginning:
         first_line, newline, _ = html.partition("\n")
