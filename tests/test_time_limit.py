@@ -45,6 +45,28 @@ def test_the_wall_ceiling_stops_a_block_that_uses_no_cpu(monkeypatch):
     assert time.perf_counter() - start < 9.0  # stopped, long before the work would end
 
 
+def test_a_block_that_swallows_the_first_exception_is_stopped_by_the_next(monkeypatch):
+    # Python drops an asynchronous exception that lands in a weakref callback or a
+    # destructor; here the block itself swallows the first one, as such a callback would.
+    used = [0.0]
+    monkeypatch.setattr(limits, "_thread_cpu_clock", lambda ident: (lambda: used[0]))
+    swallowed, ran_out = [], []
+    with pytest.raises(StageError) as err, time_limit(0.1):
+        used[0] = 0.2
+        end = time.perf_counter() + 20.0
+        while time.perf_counter() < end:
+            try:
+                while time.perf_counter() < end:
+                    pass
+            except BaseException:  # noqa: BLE001 - the one the callback would have eaten
+                if swallowed:
+                    raise
+                swallowed.append(True)
+        ran_out.append(True)
+    assert err.value.reason == "timeout"
+    assert swallowed == [True] and not ran_out  # a second exception stopped it
+
+
 def _work(rounds: int) -> None:
     """A fixed amount of computation: its CPU time does not depend on how busy the machine is."""
     total = 0

@@ -25,6 +25,10 @@ from transforms.records import StageError
 WALL_CEILING_FACTOR = 10.0
 # The watchdog never sleeps longer than this, so a registration it missed waits no longer.
 MAX_SLEEP_S = 0.5
+# A fired block still running after this is sent the exception again: Python drops an
+# asynchronous exception that arrives inside a weakref callback or a destructor ("Exception
+# ignored in ..."), which would let the block run on to its end.
+REFIRE_S = 0.1
 
 
 class _Timeout(BaseException):
@@ -48,6 +52,7 @@ class _Block:
     cpu_deadline: float
     wall_deadline: float
     fired: bool = False
+    fired_at: float = 0.0
 
 
 class _Watchdog:
@@ -79,6 +84,13 @@ class _Watchdog:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(block.ident), None)
             return block.fired
 
+    @staticmethod
+    def _fire(block: _Block, now: float) -> None:
+        block.fired, block.fired_at = True, now
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(block.ident), ctypes.py_object(_Timeout)
+        )
+
     def _watch(self) -> None:
         with self._wake:
             while True:
@@ -86,6 +98,11 @@ class _Watchdog:
                 now = time.monotonic()
                 for block in list(self._blocks.values()):
                     if block.fired:
+                        again = block.fired_at + REFIRE_S - now
+                        if again <= 0:
+                            self._fire(block, now)
+                            again = REFIRE_S
+                        sleep = min(sleep, again)
                         continue
                     try:
                         cpu_left = block.cpu_deadline - block.cpu()
@@ -95,10 +112,8 @@ class _Watchdog:
                     # CPU time advances no faster than wall time: the earliest it can expire.
                     left = min(cpu_left, block.wall_deadline - now)
                     if left <= 0:
-                        block.fired = True
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                            ctypes.c_ulong(block.ident), ctypes.py_object(_Timeout)
-                        )
+                        self._fire(block, now)
+                        sleep = min(sleep, REFIRE_S)
                     else:
                         sleep = min(sleep, left)
                 self._wake.wait(max(sleep, 0.001))
