@@ -251,6 +251,16 @@ def headline_text(h1: HtmlElement) -> str:
     return headline or " ".join(_shown_text(h1).translate(_INVISIBLE).split())
 
 
+def _class_and_id(element: HtmlElement) -> str:
+    """What a page names an element by, for the patterns that read it: its class and id."""
+    return f'{element.get("class") or ""} {element.get("id") or ""}'
+
+
+def _marked_banner(heading: HtmlElement) -> bool:
+    """A heading whose class or id says it is the site's logo or title."""
+    return bool(_BANNER.search(_class_and_id(heading)))
+
+
 def _is_home_link(a: HtmlElement) -> bool:
     return "home" in (a.get("rel") or "") or bool(_HOME_HREF.search((a.get("href") or "").strip()))
 
@@ -258,7 +268,7 @@ def _is_home_link(a: HtmlElement) -> bool:
 def _is_banner(heading: HtmlElement) -> bool:
     """An <h1> that links to the site's home page (or sits in such a link), or is marked as
     the site's logo or title, is the site's name set as a heading, not the headline."""
-    if _BANNER.search(f'{heading.get("class") or ""} {heading.get("id") or ""}'):
+    if _marked_banner(heading):
         return True
     links = heading.findall(".//a")
     if any(_is_home_link(a) for a in links):
@@ -280,8 +290,7 @@ def site_names(tree: HtmlElement) -> tuple[str, ...]:
                                             if _is_home_link(a)), strict=False):
         names += [_shown_text(a), a.get("title") or ""]
         names += [img.get("alt") or "" for img in a.iterfind(".//img")]
-    names += [_shown_text(h) for h in tree.iterfind(".//h1") if _BANNER.search(
-        f'{h.get("class") or ""} {h.get("id") or ""}')]
+    names += [_shown_text(h) for h in tree.iterfind(".//h1") if _marked_banner(h)]
     out: dict[str, None] = {}
     for name in names:
         name = " ".join(name.translate(_INVISIBLE).split()).lstrip("@")
@@ -611,8 +620,7 @@ def _boxed_promos(tree: HtmlElement) -> frozenset[str]:
     """Keys of the texts inside sign-up and promotion boxes (and of each box as a whole)."""
     keys: set[str] = set()
     for box in tree.iter("div", "section", "aside", "form"):
-        name = f"{box.get('class') or ''} {box.get('id') or ''}"
-        if not _SIGN_UP_OR_PROMO.search(name):
+        if not _SIGN_UP_OR_PROMO.search(_class_and_id(box)):
             continue
         text = box.text_content()
         if len(text) > PROMO_BOX_MAX_CHARS:
